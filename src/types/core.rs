@@ -549,3 +549,48 @@ impl Capability {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_validate() {
+        assert!(Tag::try_from("a1").is_ok());
+        assert!(Tag::try_from("a+1").is_err());
+        assert!(Tag::try_from("").is_err());
+        assert!(Atom::try_from("FOO").is_ok());
+        assert!(Atom::try_from("FO O").is_err());
+        assert!(Atom::try_from("a]").is_err());
+        assert!(IString::new(&b"a\0b"[..]).is_err());
+        assert_eq!(Mailbox::try_from("inbox").map(|m| m.is_inbox()), Ok(true));
+        assert!(SequenceSet::single(0).is_err());
+        assert!(SequenceSet::new(vec![]).is_err());
+        assert!(Date::new(2024, 13, 1).is_err());
+    }
+
+    #[test]
+    fn sequence_set_iteration_and_membership() {
+        let s = SequenceSet::Ranges(vec![
+            SeqRange::Single(SeqNo::Value(NonZeroU32::new(2).unwrap())),
+            SeqRange::Range(SeqNo::Largest, SeqNo::Value(NonZeroU32::new(8).unwrap())),
+        ]);
+        assert_eq!(s.iter(10).collect::<Vec<_>>(), vec![2, 8, 9, 10]);
+        assert!(s.contains(9, 10));
+        assert!(!s.contains(3, 10));
+    }
+
+    #[test]
+    fn date_arithmetic_round_trips() {
+        let d = Date::new(2003, 6, 1).unwrap();
+        assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), Ok(d));
+        assert_eq!(Date::new(1970, 1, 1).unwrap().days_since_epoch(), 0);
+        assert_eq!(Date::new(2000, 3, 1).unwrap().days_since_epoch(), 11017);
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let s = Secret::new(IString::try_from("hunter2").unwrap());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

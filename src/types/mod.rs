@@ -3,14 +3,14 @@
 //! Values hold [`bytes::Bytes`] slices of the frame they were decoded from (no lifetimes, no
 //! copies of literal payloads) and are valid by construction.
 
-pub mod body;
-pub mod command;
-pub mod core;
-pub mod fetch;
-pub mod pimap;
-pub mod response;
-pub mod search;
-pub mod xmacro;
+pub(crate) mod body;
+pub(crate) mod command;
+pub(crate) mod core;
+pub(crate) mod fetch;
+pub(crate) mod pimap;
+pub(crate) mod response;
+pub(crate) mod search;
+pub(crate) mod xmacro;
 
 pub use self::body::*;
 pub use self::command::*;

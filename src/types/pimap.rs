@@ -483,3 +483,33 @@ pub enum XConvertData {
     /// -00…-05: anything after `XCONVERT`, kept raw.
     Raw(Bytes),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LoginName;
+
+    #[test]
+    fn login_name_split_follows_e68() {
+        let n = LoginName::parse(b"joe#P6505551234@foo.com");
+        assert_eq!(&n.user[..], b"joe");
+        assert_eq!(n.device.as_deref(), Some(&b"P6505551234"[..]));
+        assert_eq!(n.domain.as_deref(), Some(&b"foo.com"[..]));
+        assert_eq!(&n.to_bytes()[..], b"joe#P6505551234@foo.com");
+
+        let n = LoginName::parse(b"joe#P6505551234");
+        assert_eq!(n.device.as_deref(), Some(&b"P6505551234"[..]));
+        assert_eq!(n.domain, None);
+
+        // user names containing '#' and '@': the last '#' starts the device id
+        let n = LoginName::parse(b"a#b@c#dev@dom");
+        assert_eq!(&n.user[..], b"a#b@c");
+        assert_eq!(n.device.as_deref(), Some(&b"dev"[..]));
+        assert_eq!(n.domain.as_deref(), Some(&b"dom"[..]));
+
+        for plain in [&b"joe"[..], b"joe@foo.com", b"#dev", b"joe#", b"joe#@dom", b"joe#dev@"] {
+            let n = LoginName::parse(plain);
+            assert_eq!(n.device, None, "{:?}", String::from_utf8_lossy(plain));
+            assert_eq!(&n.user[..], plain);
+        }
+    }
+}

@@ -38,8 +38,9 @@ impl Parser<'_> {
         while self.peek().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
             self.pos += 1;
         }
-        let name = self.bytes_between(start, self.pos).to_ascii_uppercase();
-        let a = match name.as_slice() {
+        let mut ub = [0u8; 24];
+        let name = super::upcase(self.bytes_between(start, self.pos), &mut ub);
+        let a = match name {
             b"ENVELOPE" => FetchAttr::Envelope,
             b"FLAGS" => FetchAttr::Flags,
             b"INTERNALDATE" => FetchAttr::InternalDate,

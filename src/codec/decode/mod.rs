@@ -227,3 +227,15 @@ pub(crate) fn frame_tag(frame: &[u8]) -> Option<Tag> {
     }
     Tag::new(Bytes::copy_from_slice(t)).ok()
 }
+
+/// Upper-case `src` into `buf` without allocating; empty if it does not fit.
+#[inline]
+pub(crate) fn upcase<'b>(src: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
+    if src.len() > buf.len() {
+        return &[];
+    }
+    for (d, c) in buf.iter_mut().zip(src) {
+        *d = c.to_ascii_uppercase();
+    }
+    buf.get(..src.len()).unwrap_or(&[])
+}

@@ -25,7 +25,14 @@ impl Parser<'_> {
             self.sp()?;
             self.bytes_between(start, self.pos).trim_ascii_end().to_vec()
         };
-        let setting = match PrefName::from_name(&pref_bytes) {
+        let pname = if pref_bytes.contains(&b' ') {
+            Some(PrefName::OutbandFormat)
+        } else if !tol && pref_bytes.contains(&b'-') {
+            None
+        } else {
+            PrefName::from_name(&pref_bytes)
+        };
+        let setting = match pname {
             Some(PrefName::OutbandAddress) => PrefSetting::OutbandAddress(self.astring()?),
             Some(PrefName::OutbandChannel) => PrefSetting::OutbandChannel(self.channel()?),
             Some(PrefName::InbandNewFormat) => PrefSetting::InbandNewFormat(self.new_format()?),

@@ -232,9 +232,10 @@ impl Parser<'_> {
     fn numbered(&mut self, n: u32, raw_start: usize) -> PResult<Data> {
         let start = self.pos;
         let (s, e) = self.atom_span()?;
-        let kw = self.bytes_between(s, e).to_ascii_uppercase();
+        let mut ub = [0u8; 24];
+        let kw = super::upcase(self.bytes_between(s, e), &mut ub);
         let tol = self.tolerant();
-        let d = match kw.as_slice() {
+        let d = match kw {
             b"EXISTS" => Data::Exists(n),
             b"EXITS" if tol => Data::Exists(n),
             b"RECENT" => Data::Recent(n),

@@ -43,7 +43,8 @@ impl Parser<'_> {
         }
         let start = self.pos;
         let (s, e) = self.atom_span()?;
-        let name = self.bytes_between(s, e).to_ascii_uppercase();
+        let mut ub = [0u8; 24];
+        let name = super::upcase(self.bytes_between(s, e), &mut ub);
         // DAYSBEFORETODAY<digits> without SP (-01 ABNF, E-57), tolerant only.
         if name.starts_with(b"DAYSBEFORETODAY") && name.len() > 15 {
             if !self.tolerant() {
@@ -53,7 +54,7 @@ impl Parser<'_> {
             self.pos = start + 15;
             return Ok(K::DaysBeforeToday(self.number()?));
         }
-        let k = match name.as_slice() {
+        let k = match name {
             b"ALL" => K::All,
             b"ANSWERED" => K::Answered,
             b"DELETED" => K::Deleted,
