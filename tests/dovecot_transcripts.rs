@@ -9,7 +9,10 @@ use pimap::types::{ClientMessage, Response};
 const SESSIONS: &[&str] = &["dovecot-session", "dovecot-session-qresync"];
 
 fn read(name: &str) -> Vec<u8> {
-    let p = format!("{}/tests/vectors/dovecot/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/tests/vectors/dovecot/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -69,7 +72,10 @@ fn client_side_decodes_and_reencodes() {
         let bytes = read(&format!("{s}.client.raw"));
         let cs = decode_commands(&bytes, DecoderOptions::strict());
         assert!(cs.len() > 10, "{s}: only {} commands", cs.len());
-        assert!(cs.iter().any(|c| matches!(c, ClientMessage::Done)), "{s}: DONE not seen");
+        assert!(
+            cs.iter().any(|c| matches!(c, ClientMessage::Done)),
+            "{s}: DONE not seen"
+        );
         let mut wire = Vec::new();
         for c in &cs {
             wire.extend_from_slice(&c.to_bytes(Dialect::Draft08));

@@ -5,7 +5,8 @@ use pimap::codec::{CommandDecoder, DecodeError, FrameError, ResponseDecoder};
 use pimap::types::{ClientMessage, CommandBody, Data, Response};
 
 fn tag_of(e: &DecodeError) -> Option<String> {
-    e.tag().map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned())
+    e.tag()
+        .map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned())
 }
 
 #[test]
@@ -13,13 +14,27 @@ fn ten_gigabyte_sync_literal_is_refused_and_next_command_decodes() {
     let mut d = CommandDecoder::default();
     d.feed(b"a1 APPEND INBOX {10737418240}\r\n");
     let e = d.next().expect_err("must refuse a 10 GB literal");
-    assert!(matches!(e, DecodeError::Limit(FrameError::LiteralTooLarge { length: 10737418240, .. })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            DecodeError::Limit(FrameError::LiteralTooLarge {
+                length: 10737418240,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     assert_eq!(tag_of(&e).as_deref(), Some("a1"));
-    assert!(d.take_continuation_request().is_none(), "no '+' may be sent for a refused literal");
+    assert!(
+        d.take_continuation_request().is_none(),
+        "no '+' may be sent for a refused literal"
+    );
     assert!(d.buffered_len() < 1024);
     d.feed(b"a2 NOOP\r\n");
     let m = d.next().expect("next command decodes").expect("complete");
-    assert!(matches!(m, ClientMessage::Command(c) if c.body == CommandBody::Noop && c.tag.as_bytes() == b"a2"));
+    assert!(
+        matches!(m, ClientMessage::Command(c) if c.body == CommandBody::Noop && c.tag.as_bytes() == b"a2")
+    );
 }
 
 #[test]
@@ -56,7 +71,10 @@ fn hundred_megabyte_line_is_refused_and_next_command_decodes() {
         assert!(d.buffered_len() <= 4 << 20, "buffered {}", d.buffered_len());
     }
     let e = err.expect("a 100 MB line must be refused");
-    assert!(matches!(e, DecodeError::Limit(FrameError::LineTooLong { .. })), "{e:?}");
+    assert!(
+        matches!(e, DecodeError::Limit(FrameError::LineTooLong { .. })),
+        "{e:?}"
+    );
     assert_eq!(tag_of(&e).as_deref(), Some("a1"));
     d.feed(b"\r\na2 NOOP\r\n");
     let m = d.next().expect("next decodes").expect("complete");
@@ -67,7 +85,10 @@ fn hundred_megabyte_line_is_refused_and_next_command_decodes() {
 fn response_side_oversized_literal_is_skipped() {
     let mut d = ResponseDecoder::default();
     d.feed(b"* {10933843723}\r\n");
-    assert!(matches!(d.next(), Err(DecodeError::Limit(FrameError::LiteralTooLarge { .. }))));
+    assert!(matches!(
+        d.next(),
+        Err(DecodeError::Limit(FrameError::LiteralTooLarge { .. }))
+    ));
     assert!(d.buffered_len() < 1024);
 }
 
@@ -88,5 +109,8 @@ fn deep_nesting_is_bounded() {
     line.extend_from_slice(b"\r\n* 2 EXISTS\r\n");
     d.feed(&line);
     assert!(d.next().is_err());
-    assert_eq!(d.next().expect("next decodes"), Some(Response::Data(Data::Exists(2))));
+    assert_eq!(
+        d.next().expect("next decodes"),
+        Some(Response::Data(Data::Exists(2)))
+    );
 }

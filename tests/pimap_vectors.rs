@@ -52,13 +52,16 @@ fn load() -> Vec<Vector> {
                 if line.starts_with(b"#") || line.is_empty() || line.starts_with(b"X:") {
                     continue;
                 }
-                let colon = line.iter().position(|&b| b == b':').unwrap_or_else(|| {
-                    panic!("{}:{}: no marker", p.display(), i + 1)
-                });
+                let colon = line
+                    .iter()
+                    .position(|&b| b == b':')
+                    .unwrap_or_else(|| panic!("{}:{}: no marker", p.display(), i + 1));
                 let marker = &line[..colon];
                 let content = line.get(colon + 2..).unwrap_or(&[]);
                 if marker == b"." || marker == b".~" {
-                    let m = msgs.last_mut().unwrap_or_else(|| panic!("{}: '.:' first", p.display()));
+                    let m = msgs
+                        .last_mut()
+                        .unwrap_or_else(|| panic!("{}: '.:' first", p.display()));
                     m.bytes.extend_from_slice(b"\r\n");
                     m.bytes.extend_from_slice(content);
                     continue;
@@ -66,7 +69,12 @@ fn load() -> Vec<Vector> {
                 let (client, rest) = match marker.split_first() {
                     Some((b'C', r)) => (true, r),
                     Some((b'S', r)) => (false, r),
-                    _ => panic!("{}:{}: bad marker {:?}", p.display(), i + 1, String::from_utf8_lossy(marker)),
+                    _ => panic!(
+                        "{}:{}: bad marker {:?}",
+                        p.display(),
+                        i + 1,
+                        String::from_utf8_lossy(marker)
+                    ),
                 };
                 let expect = match rest {
                     b"" => Expect::Both,
@@ -74,12 +82,21 @@ fn load() -> Vec<Vector> {
                     b"?" => Expect::NoPanic,
                     _ => panic!("{}:{}: bad marker", p.display(), i + 1),
                 };
-                msgs.push(Msg { client, expect, bytes: content.to_vec(), line: i + 1 });
+                msgs.push(Msg {
+                    client,
+                    expect,
+                    bytes: content.to_vec(),
+                    line: i + 1,
+                });
             }
             for m in &mut msgs {
                 m.bytes.extend_from_slice(b"\r\n");
             }
-            Vector { name: p.file_name().unwrap().to_string_lossy().into_owned(), expect_header, msgs }
+            Vector {
+                name: p.file_name().unwrap().to_string_lossy().into_owned(),
+                expect_header,
+                msgs,
+            }
         })
         .collect()
 }
@@ -96,7 +113,12 @@ fn decode_one(client: bool, bytes: &[u8], opts: DecoderOptions) -> Result<Vec<u8
         let enc = m.to_bytes(Dialect::Draft08);
         let mut d2 = CommandDecoder::new(opts);
         d2.feed(&enc);
-        let again = d2.next().map_err(|e| format!("re-encoding does not decode: {e}: {:?}", String::from_utf8_lossy(&enc)))?;
+        let again = d2.next().map_err(|e| {
+            format!(
+                "re-encoding does not decode: {e}: {:?}",
+                String::from_utf8_lossy(&enc)
+            )
+        })?;
         if again.as_ref() != Some(&m) {
             return Err(format!("re-encoding differs: {m:?} vs {again:?}"));
         }
@@ -111,7 +133,12 @@ fn decode_one(client: bool, bytes: &[u8], opts: DecoderOptions) -> Result<Vec<u8
         let enc = m.to_bytes(Dialect::Draft08);
         let mut d2 = ResponseDecoder::new(opts);
         d2.feed(&enc);
-        let again = d2.next().map_err(|e| format!("re-encoding does not decode: {e}: {:?}", String::from_utf8_lossy(&enc)))?;
+        let again = d2.next().map_err(|e| {
+            format!(
+                "re-encoding does not decode: {e}: {:?}",
+                String::from_utf8_lossy(&enc)
+            )
+        })?;
         if again.as_ref() != Some(&m) {
             return Err(format!("re-encoding differs: {m:?} vs {again:?}"));
         }
@@ -122,7 +149,11 @@ fn decode_one(client: bool, bytes: &[u8], opts: DecoderOptions) -> Result<Vec<u8
 #[test]
 fn every_spec_vector_behaves_as_labelled() {
     let vectors = load();
-    assert!(vectors.len() >= 107, "expected at least 107 vectors, found {}", vectors.len());
+    assert!(
+        vectors.len() >= 107,
+        "expected at least 107 vectors, found {}",
+        vectors.len()
+    );
     let mut failures = Vec::new();
     let mut counts = [0usize; 3];
     for v in &vectors {
@@ -158,6 +189,17 @@ fn every_spec_vector_behaves_as_labelled() {
             }
         }
     }
-    eprintln!("vectors: {} files, {} both-mode, {} tolerant-only, {} junk messages", vectors.len(), counts[0], counts[1], counts[2]);
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "vectors: {} files, {} both-mode, {} tolerant-only, {} junk messages",
+        vectors.len(),
+        counts[0],
+        counts[1],
+        counts[2]
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -21,7 +21,10 @@ pub struct DecoderOptions {
 impl DecoderOptions {
     /// Strict reading with default limits.
     pub fn strict() -> Self {
-        Self { tolerance: Tolerance::Strict, ..Self::default() }
+        Self {
+            tolerance: Tolerance::Strict,
+            ..Self::default()
+        }
     }
     fn parse_options(&self) -> ParseOptions {
         ParseOptions {
@@ -74,7 +77,12 @@ fn syntax_error(frame: &Bytes, e: super::decode::PErr) -> DecodeError {
     if e.too_deep {
         DecodeError::TooDeep { tag }
     } else {
-        DecodeError::Syntax { tag, offset: e.pos, expected: e.expected, frame: frame.clone() }
+        DecodeError::Syntax {
+            tag,
+            offset: e.pos,
+            expected: e.expected,
+            frame: frame.clone(),
+        }
     }
 }
 
@@ -106,7 +114,11 @@ impl Default for CommandDecoder {
 impl CommandDecoder {
     /// New decoder.
     pub fn new(opts: DecoderOptions) -> Self {
-        Self { framer: Framer::new(Role::Server, opts.limits), opts, auth_lines: false }
+        Self {
+            framer: Framer::new(Role::Server, opts.limits),
+            opts,
+            auth_lines: false,
+        }
     }
     /// Append received bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -116,7 +128,9 @@ impl CommandDecoder {
     /// continues with the following message.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<ClientMessage>, DecodeError> {
-        let Some(frame) = self.framer.next_frame()? else { return Ok(None) };
+        let Some(frame) = self.framer.next_frame()? else {
+            return Ok(None);
+        };
         let mut p = Parser::new(&frame, self.opts.parse_options());
         match parse_client_message(&mut p, self.auth_lines) {
             Ok(m) => Ok(Some(m)),
@@ -172,7 +186,10 @@ impl Default for ResponseDecoder {
 impl ResponseDecoder {
     /// New decoder.
     pub fn new(opts: DecoderOptions) -> Self {
-        Self { framer: Framer::new(Role::Client, opts.limits), opts }
+        Self {
+            framer: Framer::new(Role::Client, opts.limits),
+            opts,
+        }
     }
     /// Append received bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -182,7 +199,9 @@ impl ResponseDecoder {
     /// call continues with the following response.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Response>, DecodeError> {
-        let Some(frame) = self.framer.next_frame()? else { return Ok(None) };
+        let Some(frame) = self.framer.next_frame()? else {
+            return Ok(None);
+        };
         let mut p = Parser::new(&frame, self.opts.parse_options());
         match parse_response(&mut p) {
             Ok(r) => Ok(Some(r)),
@@ -196,7 +215,10 @@ impl ResponseDecoder {
 }
 
 /// Decode exactly one complete response from `bytes` (convenience for tests and tools).
-pub fn decode_response(bytes: &[u8], opts: DecoderOptions) -> Result<Option<Response>, DecodeError> {
+pub fn decode_response(
+    bytes: &[u8],
+    opts: DecoderOptions,
+) -> Result<Option<Response>, DecodeError> {
     let mut d = ResponseDecoder::new(opts);
     d.feed(bytes);
     d.next()

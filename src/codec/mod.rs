@@ -9,8 +9,8 @@
 //! literal bodies, which it skips by count), then a hand-written recursive-descent parser
 //! reads one complete frame. The parser never sees partial input, so it never has to restart.
 
-mod decoder;
 pub mod decode;
+mod decoder;
 pub mod dialect;
 pub mod encode;
 pub mod framer;

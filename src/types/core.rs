@@ -27,7 +27,11 @@ impl ValidationError {
 /// Is `b` an RFC 3501 `ATOM-CHAR` (any CHAR except atom-specials)?
 #[inline]
 pub const fn is_atom_char(b: u8) -> bool {
-    matches!(b, 0x21..=0x7e) && !matches!(b, b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\' | b']')
+    matches!(b, 0x21..=0x7e)
+        && !matches!(
+            b,
+            b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\' | b']'
+        )
 }
 
 /// Is `b` an RFC 3501 `ASTRING-CHAR` (ATOM-CHAR or `]`)?
@@ -72,7 +76,12 @@ macro_rules! bytes_newtype_common {
         }
         impl fmt::Debug for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($t), String::from_utf8_lossy(&self.0))
+                write!(
+                    f,
+                    "{}({:?})",
+                    stringify!($t),
+                    String::from_utf8_lossy(&self.0)
+                )
             }
         }
         impl AsRef<[u8]> for $t {
@@ -96,7 +105,10 @@ impl Tag {
             return Err(ValidationError::new("tag", "empty"));
         }
         if !b.iter().all(|&c| is_tag_char(c)) {
-            return Err(ValidationError::new("tag", "contains a character not allowed in tags"));
+            return Err(ValidationError::new(
+                "tag",
+                "contains a character not allowed in tags",
+            ));
         }
         Ok(Self(b))
     }
@@ -191,7 +203,12 @@ pub struct Literal8 {
 
 impl fmt::Debug for Literal8 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Literal8({} octets, binary: {})", self.data.len(), self.binary)
+        write!(
+            f,
+            "Literal8({} octets, binary: {})",
+            self.data.len(),
+            self.binary
+        )
     }
 }
 
@@ -200,13 +217,22 @@ impl Literal8 {
     pub fn text(data: impl Into<Bytes>) -> Result<Self, ValidationError> {
         let data = data.into();
         if memchr::memchr(0, &data).is_some() {
-            return Err(ValidationError::new("literal", "contains NUL; use a binary literal"));
+            return Err(ValidationError::new(
+                "literal",
+                "contains NUL; use a binary literal",
+            ));
         }
-        Ok(Self { data, binary: false })
+        Ok(Self {
+            data,
+            binary: false,
+        })
     }
     /// Binary literal (`~{n}`), any octets.
     pub fn binary(data: impl Into<Bytes>) -> Self {
-        Self { data: data.into(), binary: true }
+        Self {
+            data: data.into(),
+            binary: true,
+        }
     }
 }
 
@@ -332,11 +358,17 @@ impl SequenceSet {
     pub fn range(a: u32, b: u32) -> Result<Self, ValidationError> {
         let a = NonZeroU32::new(a).ok_or(ValidationError::new("sequence set", "zero"))?;
         let b = NonZeroU32::new(b).ok_or(ValidationError::new("sequence set", "zero"))?;
-        Ok(Self::Ranges(vec![SeqRange::Range(SeqNo::Value(a), SeqNo::Value(b))]))
+        Ok(Self::Ranges(vec![SeqRange::Range(
+            SeqNo::Value(a),
+            SeqNo::Value(b),
+        )]))
     }
     /// `1:*`
     pub fn all() -> Self {
-        Self::Ranges(vec![SeqRange::Range(SeqNo::Value(NonZeroU32::MIN), SeqNo::Largest)])
+        Self::Ranges(vec![SeqRange::Range(
+            SeqNo::Value(NonZeroU32::MIN),
+            SeqNo::Largest,
+        )])
     }
     /// Does the set contain `n`, given `largest` as the value of `*`?
     pub fn contains(&self, n: u32, largest: u32) -> bool {
@@ -349,7 +381,11 @@ impl SequenceSet {
             Self::Ranges(r) => r.iter().any(|r| match *r {
                 SeqRange::Single(s) => v(s) == n,
                 SeqRange::Range(a, b) => {
-                    let (lo, hi) = if v(a) <= v(b) { (v(a), v(b)) } else { (v(b), v(a)) };
+                    let (lo, hi) = if v(a) <= v(b) {
+                        (v(a), v(b))
+                    } else {
+                        (v(b), v(a))
+                    };
                     lo <= n && n <= hi
                 }
             }),
@@ -436,8 +472,9 @@ pub struct Date {
 }
 
 /// Month abbreviations used by IMAP dates.
-pub(crate) const MONTHS: [&[u8; 3]; 12] =
-    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+pub(crate) const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
 
 impl Date {
     /// Build a date; `month` is 1..=12, `day` 1..=31, `year` 0..=9999.
@@ -507,10 +544,20 @@ impl DateTime {
         second: u8,
         zone_minutes: i16,
     ) -> Result<Self, ValidationError> {
-        if hour > 23 || minute > 59 || second > 60 || !(-(99 * 60 + 59)..=99 * 60 + 59).contains(&zone_minutes) {
+        if hour > 23
+            || minute > 59
+            || second > 60
+            || !(-(99 * 60 + 59)..=99 * 60 + 59).contains(&zone_minutes)
+        {
             return Err(ValidationError::new("date-time", "out of range"));
         }
-        Ok(Self { date, hour, minute, second, zone_minutes })
+        Ok(Self {
+            date,
+            hour,
+            minute,
+            second,
+            zone_minutes,
+        })
     }
     /// The date part.
     pub fn date(&self) -> Date {

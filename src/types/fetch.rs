@@ -28,7 +28,11 @@ pub enum FetchMacro {
 impl FetchMacro {
     /// The attributes the macro stands for.
     pub fn expand(self) -> Vec<FetchAttr> {
-        let mut v = vec![FetchAttr::Flags, FetchAttr::InternalDate, FetchAttr::Rfc822Size];
+        let mut v = vec![
+            FetchAttr::Flags,
+            FetchAttr::InternalDate,
+            FetchAttr::Rfc822Size,
+        ];
         match self {
             FetchMacro::Fast => {}
             FetchMacro::All => v.push(FetchAttr::Envelope),

@@ -22,8 +22,14 @@ pub struct LoginName {
 impl LoginName {
     /// Split a login name as `^(.+)#([^#@]+)(@(.+))?$`; no match means a plain IMAP user.
     pub fn parse(name: &[u8]) -> Self {
-        let plain = || LoginName { user: Bytes::copy_from_slice(name), device: None, domain: None };
-        let Some(hash) = memchr::memrchr(b'#', name) else { return plain() };
+        let plain = || LoginName {
+            user: Bytes::copy_from_slice(name),
+            device: None,
+            domain: None,
+        };
+        let Some(hash) = memchr::memrchr(b'#', name) else {
+            return plain();
+        };
         if hash == 0 {
             return plain();
         }
@@ -506,7 +512,14 @@ mod tests {
         assert_eq!(n.device.as_deref(), Some(&b"dev"[..]));
         assert_eq!(n.domain.as_deref(), Some(&b"dom"[..]));
 
-        for plain in [&b"joe"[..], b"joe@foo.com", b"#dev", b"joe#", b"joe#@dom", b"joe#dev@"] {
+        for plain in [
+            &b"joe"[..],
+            b"joe@foo.com",
+            b"#dev",
+            b"joe#",
+            b"joe#@dom",
+            b"joe#dev@",
+        ] {
             let n = LoginName::parse(plain);
             assert_eq!(n.device, None, "{:?}", String::from_utf8_lossy(plain));
             assert_eq!(&n.user[..], plain);

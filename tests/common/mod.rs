@@ -10,11 +10,16 @@ pub fn fallbacks_in_response(r: &Response) -> Vec<String> {
         Response::Status(s) => code_fallback(s.code.as_ref(), &mut out),
         Response::Continuation(c) => code_fallback(c.code.as_ref(), &mut out),
         Response::Data(d) => match d {
-            Data::Other { raw } => out.push(format!("Data::Other {:?}", String::from_utf8_lossy(raw))),
+            Data::Other { raw } => {
+                out.push(format!("Data::Other {:?}", String::from_utf8_lossy(raw)))
+            }
             Data::Fetch { items, .. } => {
                 for i in items {
                     if let FetchItem::Other { raw } = i {
-                        out.push(format!("FetchItem::Other {:?}", String::from_utf8_lossy(raw)));
+                        out.push(format!(
+                            "FetchItem::Other {:?}",
+                            String::from_utf8_lossy(raw)
+                        ));
                     }
                 }
             }

@@ -31,7 +31,18 @@ impl Parser<'_> {
         let message_id = self.nstring()?;
         self.expect(b')', ")")?;
         self.leave();
-        Ok(Envelope { date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id })
+        Ok(Envelope {
+            date,
+            subject,
+            from,
+            sender,
+            reply_to,
+            to,
+            cc,
+            bcc,
+            in_reply_to,
+            message_id,
+        })
     }
 
     /// `"(" 1*address ")" / nil`
@@ -63,14 +74,23 @@ impl Parser<'_> {
         self.sp()?;
         let host = self.nstring()?;
         self.expect(b')', ")")?;
-        Ok(Address { name, adl, mailbox, host })
+        Ok(Address {
+            name,
+            adl,
+            mailbox,
+            host,
+        })
     }
 
     /// `body`; `extensible` = BODYSTRUCTURE (extension data allowed).
     pub(crate) fn body(&mut self, extensible: bool) -> PResult<BodyStructure> {
         self.enter()?;
         self.expect(b'(', "body")?;
-        let b = if self.at(b'(') { self.body_multi(extensible)? } else { self.body_single(extensible)? };
+        let b = if self.at(b'(') {
+            self.body_multi(extensible)?
+        } else {
+            self.body_single(extensible)?
+        };
         self.expect(b')', ")")?;
         self.leave();
         Ok(b)
@@ -95,13 +115,19 @@ impl Parser<'_> {
             let tail = self.ext_tail()?;
             extension = Some(MultiPartExtension { params, tail });
         }
-        Ok(BodyStructure::Multi { parts, subtype, extension })
+        Ok(BodyStructure::Multi {
+            parts,
+            subtype,
+            extension,
+        })
     }
 
     /// A string, tolerating NIL (as empty) and atoms in tolerant mode.
     fn string_tol(&mut self) -> PResult<IString> {
         if self.tolerant() {
-            Ok(self.nstring()?.unwrap_or_else(|| IString::unchecked(bytes::Bytes::new())))
+            Ok(self
+                .nstring()?
+                .unwrap_or_else(|| IString::unchecked(bytes::Bytes::new())))
         } else {
             self.string()
         }
@@ -121,7 +147,15 @@ impl Parser<'_> {
         let encoding = self.string_tol()?;
         self.sp()?;
         let octets = self.number()?;
-        let basic = BasicFields { media_type, subtype, params, id, description, encoding, octets };
+        let basic = BasicFields {
+            media_type,
+            subtype,
+            params,
+            id,
+            description,
+            encoding,
+            octets,
+        };
         let t = basic.media_type.as_bytes();
         let st = basic.subtype.as_bytes();
         let specific = if t.eq_ignore_ascii_case(b"MESSAGE")
@@ -135,10 +169,19 @@ impl Parser<'_> {
             let body = Box::new(self.body(true)?);
             self.sp()?;
             let lines = self.number()?;
-            SpecificFields::Message { envelope, body, lines }
-        } else if t.eq_ignore_ascii_case(b"TEXT") && self.at(b' ') && self.peek_at(1).is_some_and(|b| b.is_ascii_digit()) {
+            SpecificFields::Message {
+                envelope,
+                body,
+                lines,
+            }
+        } else if t.eq_ignore_ascii_case(b"TEXT")
+            && self.at(b' ')
+            && self.peek_at(1).is_some_and(|b| b.is_ascii_digit())
+        {
             self.sp()?;
-            SpecificFields::Text { lines: self.number()? }
+            SpecificFields::Text {
+                lines: self.number()?,
+            }
         } else {
             SpecificFields::Basic
         };
@@ -149,7 +192,11 @@ impl Parser<'_> {
             let tail = self.ext_tail()?;
             extension = Some(SinglePartExtension { md5, tail });
         }
-        Ok(BodyStructure::Single { basic, specific, extension })
+        Ok(BodyStructure::Single {
+            basic,
+            specific,
+            extension,
+        })
     }
 
     /// `body-fld-param` = "(" string SP string *(SP string SP string) ")" / nil
@@ -190,7 +237,10 @@ impl Parser<'_> {
             self.expect(b')', ")")?;
             Some((t, p))
         };
-        let mut tail = ExtensionTail { disposition, language: None };
+        let mut tail = ExtensionTail {
+            disposition,
+            language: None,
+        };
         if !self.at(b' ') {
             return Ok(Some(tail));
         }
@@ -209,7 +259,10 @@ impl Parser<'_> {
         } else {
             self.nstring()?.into_iter().collect()
         };
-        let mut lang = LanguageTail { languages, location: None };
+        let mut lang = LanguageTail {
+            languages,
+            location: None,
+        };
         if self.at(b' ') {
             self.sp()?;
             let location = self.nstring()?;
@@ -218,7 +271,10 @@ impl Parser<'_> {
                 self.sp()?;
                 extensions.push(self.body_extension()?);
             }
-            lang.location = Some(LocationTail { location, extensions });
+            lang.location = Some(LocationTail {
+                location,
+                extensions,
+            });
         }
         tail.language = Some(lang);
         Ok(Some(tail))

@@ -59,7 +59,9 @@ impl Parser<'_> {
                 let initial_response = if self.at(b' ') {
                     self.sp()?;
                     let s = self.pos;
-                    while self.peek().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
+                    while self.peek().is_some_and(|b| {
+                        b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
+                    }) {
                         self.pos += 1;
                     }
                     if self.pos == s {
@@ -69,13 +71,19 @@ impl Parser<'_> {
                 } else {
                     None
                 };
-                C::Authenticate { mechanism, initial_response }
+                C::Authenticate {
+                    mechanism,
+                    initial_response,
+                }
             }
             b"LOGIN" => {
                 self.sp()?;
                 let username = self.astring()?;
                 self.sp()?;
-                C::Login { username, password: Secret::new(self.astring()?) }
+                C::Login {
+                    username,
+                    password: Secret::new(self.astring()?),
+                }
             }
             b"SELECT" | b"EXAMINE" => {
                 self.sp()?;
@@ -87,24 +95,41 @@ impl Parser<'_> {
                     C::Examine { mailbox, params }
                 }
             }
-            b"CREATE" => C::Create { mailbox: self.sp_mailbox()? },
-            b"DELETE" => C::Delete { mailbox: self.sp_mailbox()? },
-            b"SUBSCRIBE" => C::Subscribe { mailbox: self.sp_mailbox()? },
-            b"UNSUBSCRIBE" => C::Unsubscribe { mailbox: self.sp_mailbox()? },
+            b"CREATE" => C::Create {
+                mailbox: self.sp_mailbox()?,
+            },
+            b"DELETE" => C::Delete {
+                mailbox: self.sp_mailbox()?,
+            },
+            b"SUBSCRIBE" => C::Subscribe {
+                mailbox: self.sp_mailbox()?,
+            },
+            b"UNSUBSCRIBE" => C::Unsubscribe {
+                mailbox: self.sp_mailbox()?,
+            },
             b"RENAME" => {
                 let from = self.sp_mailbox()?;
-                C::Rename { from, to: self.sp_mailbox()? }
+                C::Rename {
+                    from,
+                    to: self.sp_mailbox()?,
+                }
             }
             b"LIST" => self.list_command()?,
             b"LSUB" => {
                 let reference = self.sp_mailbox()?;
                 self.sp()?;
-                C::Lsub { reference, pattern: self.list_mailbox()? }
+                C::Lsub {
+                    reference,
+                    pattern: self.list_mailbox()?,
+                }
             }
             b"STATUS" => {
                 let mailbox = self.sp_mailbox()?;
                 self.sp()?;
-                C::Status { mailbox, items: self.status_att_list()? }
+                C::Status {
+                    mailbox,
+                    items: self.status_att_list()?,
+                }
             }
             b"APPEND" => self.append()?,
             b"IDLE" => C::Idle,
@@ -126,7 +151,9 @@ impl Parser<'_> {
             b"NAMESPACE" => C::Namespace,
             b"COMPRESS" => {
                 self.sp()?;
-                C::Compress { mechanism: self.atom()? }
+                C::Compress {
+                    mechanism: self.atom()?,
+                }
             }
             b"CHECK" => C::Check,
             b"CLOSE" => C::Close,
@@ -140,9 +167,17 @@ impl Parser<'_> {
                 let set = self.seq_set()?;
                 let mailbox = self.sp_mailbox()?;
                 if n == b"COPY" {
-                    C::Copy { uid: false, set, mailbox }
+                    C::Copy {
+                        uid: false,
+                        set,
+                        mailbox,
+                    }
                 } else {
-                    C::Move { uid: false, set, mailbox }
+                    C::Move {
+                        uid: false,
+                        set,
+                        mailbox,
+                    }
                 }
             }
             b"UID" => {
@@ -158,9 +193,17 @@ impl Parser<'_> {
                         let set = self.seq_set()?;
                         let mailbox = self.sp_mailbox()?;
                         if sub == b"COPY" {
-                            C::Copy { uid: true, set, mailbox }
+                            C::Copy {
+                                uid: true,
+                                set,
+                                mailbox,
+                            }
                         } else {
-                            C::Move { uid: true, set, mailbox }
+                            C::Move {
+                                uid: true,
+                                set,
+                                mailbox,
+                            }
                         }
                     }
                     b"EXPUNGE" => {
@@ -186,7 +229,10 @@ impl Parser<'_> {
                         notif_id = Some(self.astring()?);
                     }
                 }
-                C::XProvision { device_id, notif_id }
+                C::XProvision {
+                    device_id,
+                    notif_id,
+                }
             }
             b"XSETPIMAPPREF" => self.xsetpimappref(crate::types::PrefCommandName::Current)?,
             b"XSETPREF" if tol => self.xsetpimappref(crate::types::PrefCommandName::Current)?,
@@ -213,7 +259,11 @@ impl Parser<'_> {
                 let mailbox = self.sp_mailbox()?;
                 self.sp()?;
                 let charset = self.charset()?;
-                C::XPSearch { mailbox, charset, criteria: self.search_keys()? }
+                C::XPSearch {
+                    mailbox,
+                    charset,
+                    criteria: self.search_keys()?,
+                }
             }
             b"XMACRO" => C::XMacro(self.xmacro_command()?),
             _ => {
@@ -276,7 +326,12 @@ impl Parser<'_> {
                     }
                 }
                 self.expect(b')', ")")?;
-                v.push(SelectParam::QResync { uid_validity, modseq, known_uids, seq_match });
+                v.push(SelectParam::QResync {
+                    uid_validity,
+                    modseq,
+                    known_uids,
+                    seq_match,
+                });
             } else {
                 return self.err("select parameter");
             }
@@ -293,7 +348,10 @@ impl Parser<'_> {
             return self.string();
         }
         let s = self.pos;
-        while self.peek().is_some_and(|b| crate::types::is_astring_char(b) || b == b'%' || b == b'*') {
+        while self
+            .peek()
+            .is_some_and(|b| crate::types::is_astring_char(b) || b == b'%' || b == b'*')
+        {
             self.pos += 1;
         }
         if self.pos == s {
@@ -353,7 +411,12 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(CommandBody::List { selection, reference, patterns, return_opts })
+        Ok(CommandBody::List {
+            selection,
+            reference,
+            patterns,
+            return_opts,
+        })
     }
 
     pub(crate) fn status_att(&mut self) -> PResult<StatusAttr> {
@@ -401,7 +464,12 @@ impl Parser<'_> {
         if !binary && memchr::memchr(0, &data).is_some() {
             return self.err("literal without NUL");
         }
-        Ok(CommandBody::Append { mailbox, flags, date, message: Literal8 { data, binary } })
+        Ok(CommandBody::Append {
+            mailbox,
+            flags,
+            date,
+            message: Literal8 { data, binary },
+        })
     }
 
     /// `ID (k v ...)` / `ID NIL` parameters (shared with the response).
@@ -429,7 +497,11 @@ impl Parser<'_> {
     fn search(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let charset = self.charset()?;
-        Ok(CommandBody::Search { uid, charset, criteria: self.search_keys()? })
+        Ok(CommandBody::Search {
+            uid,
+            charset,
+            criteria: self.search_keys()?,
+        })
     }
 
     fn fetch(&mut self, uid: bool) -> PResult<CommandBody> {
@@ -456,7 +528,12 @@ impl Parser<'_> {
                 self.sp()?;
             }
         }
-        Ok(CommandBody::Fetch { uid, set, items, modifiers })
+        Ok(CommandBody::Fetch {
+            uid,
+            set,
+            items,
+            modifiers,
+        })
     }
 
     fn store(&mut self, uid: bool) -> PResult<CommandBody> {
@@ -493,7 +570,14 @@ impl Parser<'_> {
             }
             v
         };
-        Ok(CommandBody::Store { uid, set, unchanged_since, kind, silent, flags })
+        Ok(CommandBody::Store {
+            uid,
+            set,
+            unchanged_since,
+            kind,
+            silent,
+            flags,
+        })
     }
 
     /// Atom list helper for XMACRO etc.
@@ -515,7 +599,10 @@ impl Parser<'_> {
     #[allow(dead_code)]
     pub(crate) fn raw_token(&mut self) -> Bytes {
         let s = self.pos;
-        while self.peek().is_some_and(|b| b != b' ' && b != b'\r' && b != b'\n') {
+        while self
+            .peek()
+            .is_some_and(|b| b != b' ' && b != b'\r' && b != b'\n')
+        {
             self.pos += 1;
         }
         self.slice(s, self.pos)

@@ -35,7 +35,10 @@ impl Parser<'_> {
     fn fetch_attr(&mut self, in_list: bool) -> PResult<FetchAttr> {
         let start = self.pos;
         // name = letters, digits, '.', '-'
-        while self.peek().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+        while self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
             self.pos += 1;
         }
         let mut ub = [0u8; 24];
@@ -53,24 +56,42 @@ impl Parser<'_> {
             b"MODSEQ" => FetchAttr::ModSeq,
             b"BODY" | b"BODY.PEEK" if self.at(b'[') => {
                 let section = self.section()?;
-                FetchAttr::BodySection { peek: name.len() > 4, section, partial: self.partial()? }
+                FetchAttr::BodySection {
+                    peek: name.len() > 4,
+                    section,
+                    partial: self.partial()?,
+                }
             }
             b"BODY" => FetchAttr::Body,
             b"BINARY" | b"BINARY.PEEK" => {
                 let section = self.section()?;
-                FetchAttr::Binary { peek: name.len() > 6, section, partial: self.partial()? }
+                FetchAttr::Binary {
+                    peek: name.len() > 6,
+                    section,
+                    partial: self.partial()?,
+                }
             }
-            b"BINARY.SIZE" => FetchAttr::BinarySize { section: self.section()? },
+            b"BINARY.SIZE" => FetchAttr::BinarySize {
+                section: self.section()?,
+            },
             b"XZIP" | b"XZIP.PEEK" => {
                 let part = self.bracket_part()?;
-                FetchAttr::XZip { peek: name.len() > 4, part, partial: self.partial()? }
+                FetchAttr::XZip {
+                    peek: name.len() > 4,
+                    part,
+                    partial: self.partial()?,
+                }
             }
-            b"XZIP.SIZE" => FetchAttr::XZipSize { part: self.bracket_part()? },
-            b"ALL" | b"FAST" | b"FULL" if in_list && self.tolerant() => FetchAttr::Macro(match name[1] {
-                b'L' => FetchMacro::All,
-                b'A' => FetchMacro::Fast,
-                _ => FetchMacro::Full,
-            }),
+            b"XZIP.SIZE" => FetchAttr::XZipSize {
+                part: self.bracket_part()?,
+            },
+            b"ALL" | b"FAST" | b"FULL" if in_list && self.tolerant() => {
+                FetchAttr::Macro(match name[1] {
+                    b'L' => FetchMacro::All,
+                    b'A' => FetchMacro::Fast,
+                    _ => FetchMacro::Full,
+                })
+            }
             _ => {
                 self.pos = start;
                 return self.err("fetch attribute");
@@ -144,7 +165,9 @@ impl Parser<'_> {
         }
         // P-IMAP conversion: XCONVERT (send), LCONVERT / CONVERT (tolerant).
         let tol = self.tolerant();
-        if self.prefix(b"XCONVERT") || (tol && (self.prefix(b"LCONVERT") || self.prefix(b"CONVERT"))) {
+        if self.prefix(b"XCONVERT")
+            || (tol && (self.prefix(b"LCONVERT") || self.prefix(b"CONVERT")))
+        {
             let strict = self.prefix(b".STRICT");
             self.sp()?;
             return Ok(SectionText::Convert(self.convert_params(strict)?));
@@ -163,7 +186,9 @@ impl Parser<'_> {
             if self.at(b' ') && matches!(self.peek_at(1), Some(b'"') | Some(b'{')) {
                 self.sp()?;
                 let b = self.string()?;
-                if a.as_bytes().eq_ignore_ascii_case(b"NIL") && b.as_bytes().eq_ignore_ascii_case(b"NIL") {
+                if a.as_bytes().eq_ignore_ascii_case(b"NIL")
+                    && b.as_bytes().eq_ignore_ascii_case(b"NIL")
+                {
                     ConvertMedia::Default
                 } else {
                     ConvertMedia::TypeSubtype(a, b)
@@ -190,7 +215,11 @@ impl Parser<'_> {
             }
         }
         self.expect(b')', ")")?;
-        Ok(ConvertSpec { strict, media, params })
+        Ok(ConvertSpec {
+            strict,
+            media,
+            params,
+        })
     }
 
     /// `"(" msg-att *(SP msg-att) ")"` of a FETCH response.
@@ -211,7 +240,10 @@ impl Parser<'_> {
 
     fn fetch_item(&mut self) -> PResult<FetchItem> {
         let start = self.pos;
-        while self.peek().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+        while self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
             self.pos += 1;
         }
         let name_end = self.pos;
@@ -232,7 +264,9 @@ impl Parser<'_> {
                     self.pos += 1;
                     self.skip_value()?;
                 }
-                Ok(FetchItem::Other { raw: self.slice(start, self.pos) })
+                Ok(FetchItem::Other {
+                    raw: self.slice(start, self.pos),
+                })
             }
         }
     }
@@ -311,7 +345,11 @@ impl Parser<'_> {
                 } else {
                     self.nstring()?
                 };
-                FetchItem::BodySection { section, origin, data }
+                FetchItem::BodySection {
+                    section,
+                    origin,
+                    data,
+                }
             }
             b"BODY" => {
                 self.sp()?;
@@ -321,17 +359,27 @@ impl Parser<'_> {
                 let section = self.section()?;
                 let origin = self.origin()?;
                 self.sp()?;
-                FetchItem::Binary { section, origin, data: self.nstring_or_literal8()? }
+                FetchItem::Binary {
+                    section,
+                    origin,
+                    data: self.nstring_or_literal8()?,
+                }
             }
             b"BINARY.SIZE" => {
                 let section = self.section()?;
                 self.sp()?;
-                FetchItem::BinarySize { section, size: self.number()? }
+                FetchItem::BinarySize {
+                    section,
+                    size: self.number()?,
+                }
             }
             b"BODYPARTSTRUCTURE" => {
                 let section = self.section()?;
                 self.sp()?;
-                FetchItem::BodyPartStructure { section, body: Box::new(self.body(true)?) }
+                FetchItem::BodyPartStructure {
+                    section,
+                    body: Box::new(self.body(true)?),
+                }
             }
             b"XZIP" => {
                 let part = self.bracket_part()?;
@@ -341,12 +389,19 @@ impl Parser<'_> {
                 } else {
                     self.sp()?;
                 }
-                FetchItem::XZip { part, origin, data: self.nstring_or_literal8()? }
+                FetchItem::XZip {
+                    part,
+                    origin,
+                    data: self.nstring_or_literal8()?,
+                }
             }
             b"XZIP.SIZE" => {
                 let part = self.bracket_part()?;
                 self.sp()?;
-                FetchItem::XZipSize { part, size: self.number()? }
+                FetchItem::XZipSize {
+                    part,
+                    size: self.number()?,
+                }
             }
             _ => return Ok(None),
         };

@@ -32,7 +32,10 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        Self { tolerance: Tolerance::Drafts, max_depth: 64 }
+        Self {
+            tolerance: Tolerance::Drafts,
+            max_depth: 64,
+        }
     }
 }
 
@@ -60,7 +63,13 @@ pub(crate) struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(frame: &'a Bytes, opts: ParseOptions) -> Self {
-        Self { frame, buf: &frame[..], pos: 0, depth: 0, opts }
+        Self {
+            frame,
+            buf: &frame[..],
+            pos: 0,
+            depth: 0,
+            opts,
+        }
     }
 
     #[inline]
@@ -70,7 +79,11 @@ impl<'a> Parser<'a> {
 
     #[inline]
     pub(crate) fn err<T>(&self, expected: &'static str) -> PResult<T> {
-        Err(PErr { pos: self.pos, expected, too_deep: false })
+        Err(PErr {
+            pos: self.pos,
+            expected,
+            too_deep: false,
+        })
     }
 
     #[inline]
@@ -170,7 +183,11 @@ impl<'a> Parser<'a> {
     pub(crate) fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
-            return Err(PErr { pos: self.pos, expected: "shallower nesting", too_deep: true });
+            return Err(PErr {
+                pos: self.pos,
+                expected: "shallower nesting",
+                too_deep: true,
+            });
         }
         Ok(())
     }
@@ -220,7 +237,10 @@ impl<'a> Parser<'a> {
 
 /// The tag of a frame, if its first token looks like one (for error reports).
 pub(crate) fn frame_tag(frame: &[u8]) -> Option<Tag> {
-    let end = frame.iter().position(|&b| b == b' ' || b == b'\r' || b == b'\n').unwrap_or(frame.len());
+    let end = frame
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .unwrap_or(frame.len());
     let t = frame.get(..end)?;
     if t.is_empty() || !t.iter().all(|&b| crate::types::is_tag_char(b)) {
         return None;

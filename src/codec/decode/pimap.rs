@@ -18,12 +18,15 @@ impl Parser<'_> {
         let start = self.pos;
         self.pref_name_token()?;
         // E-08: `PIMAP_INBAND_NEW_FORMAT_(` means SP.
-        let underscore_paren = tol && self.at(b'(') && self.bytes_between(start, self.pos).ends_with(b"_");
+        let underscore_paren =
+            tol && self.at(b'(') && self.bytes_between(start, self.pos).ends_with(b"_");
         let pref_bytes = if underscore_paren {
             self.bytes_between(start, self.pos - 1).to_vec()
         } else {
             self.sp()?;
-            self.bytes_between(start, self.pos).trim_ascii_end().to_vec()
+            self.bytes_between(start, self.pos)
+                .trim_ascii_end()
+                .to_vec()
         };
         let pname = if pref_bytes.contains(&b' ') {
             Some(PrefName::OutbandFormat)
@@ -61,7 +64,8 @@ impl Parser<'_> {
                 PrefSetting::XFilter(self.xfilter_value()?)
             }
             _ => {
-                let name = Atom::new(bytes::Bytes::from(pref_bytes)).or_else(|_| self.err("preference name"))?;
+                let name = Atom::new(bytes::Bytes::from(pref_bytes))
+                    .or_else(|_| self.err("preference name"))?;
                 let value = self.pref_value()?;
                 PrefSetting::Other { name, value }
             }
@@ -73,7 +77,12 @@ impl Parser<'_> {
     fn pref_name_token(&mut self) -> PResult<()> {
         let start = self.pos;
         self.atom_span()?;
-        if self.tolerant() && self.bytes_between(start, self.pos).eq_ignore_ascii_case(b"PIMAP") && self.at(b' ') {
+        if self.tolerant()
+            && self
+                .bytes_between(start, self.pos)
+                .eq_ignore_ascii_case(b"PIMAP")
+            && self.at(b' ')
+        {
             let save = self.pos;
             self.pos += 1;
             if self.kw(b"OUTBAND") && self.eat(b' ') && self.kw(b"FORMAT") {
@@ -164,7 +173,11 @@ impl Parser<'_> {
         self.sp()?;
         let name = self.atom()?;
         self.expect(b')', ")")?;
-        Ok(XFilterActivation { folder, filter_type, name })
+        Ok(XFilterActivation {
+            folder,
+            filter_type,
+            name,
+        })
     }
 
     /// Generic preference value (atom/string/NIL/list).
@@ -207,7 +220,9 @@ impl Parser<'_> {
                 if self.pos == s {
                     return self.err("preference value");
                 }
-                Ok(PrefValue::String(IString::unchecked(self.slice(s, self.pos))))
+                Ok(PrefValue::String(IString::unchecked(
+                    self.slice(s, self.pos),
+                )))
             }
         }
     }
@@ -277,10 +292,17 @@ impl Parser<'_> {
         let filter_type = self.filter_type()?;
         self.sp()?;
         if self.kw(b"GET") {
-            return Ok(XFilterCommand::LegacyGet { folder, filter_type });
+            return Ok(XFilterCommand::LegacyGet {
+                folder,
+                filter_type,
+            });
         }
         let criteria = self.filter_criteria()?;
-        Ok(XFilterCommand::LegacySet { folder, filter_type, criteria })
+        Ok(XFilterCommand::LegacySet {
+            folder,
+            filter_type,
+            criteria,
+        })
     }
 
     fn filter_criteria(&mut self) -> PResult<Vec<crate::types::SearchKey>> {
@@ -309,7 +331,12 @@ impl Parser<'_> {
                 self.sp()?;
             }
         }
-        Ok(XFilterCommand::Get { charset, name, desc, criteria })
+        Ok(XFilterCommand::Get {
+            charset,
+            name,
+            desc,
+            criteria,
+        })
     }
 
     fn xfilter_set(&mut self) -> PResult<XFilterCommand> {
@@ -322,7 +349,12 @@ impl Parser<'_> {
         self.expect(b'(', "(")?;
         let criteria = self.filter_criteria()?;
         self.expect(b')', ")")?;
-        Ok(XFilterCommand::Set { charset, name, description, criteria })
+        Ok(XFilterCommand::Set {
+            charset,
+            name,
+            description,
+            criteria,
+        })
     }
 
     /// `* XFILTER ...` after the keyword.
@@ -362,7 +394,11 @@ impl Parser<'_> {
                         self.sp()?;
                     }
                 }
-                return Ok(XFilterResponse::Named { name, description, criteria });
+                return Ok(XFilterResponse::Named {
+                    name,
+                    description,
+                    criteria,
+                });
             }
         }
         self.pos = start;
@@ -375,7 +411,11 @@ impl Parser<'_> {
             self.sp()?;
         }
         let criteria = self.filter_criteria()?;
-        Ok(XFilterResponse::Folder { folder, filter_type, criteria })
+        Ok(XFilterResponse::Folder {
+            folder,
+            filter_type,
+            criteria,
+        })
     }
 
     // ------------------------------------------------------------------ XPROVISION
@@ -405,7 +445,12 @@ impl Parser<'_> {
                 let pname = self.pref_name_value()?;
                 // E-18 again: `XFILTER NAME` as the pref name.
                 let pname = match pname {
-                    PrefName::Other(a) if tol && a.eq_ignore_case("XFILTER") && self.at(b' ') && self.peek_at(1) != Some(b'(') => {
+                    PrefName::Other(a)
+                        if tol
+                            && a.eq_ignore_case("XFILTER")
+                            && self.at(b' ')
+                            && self.peek_at(1) != Some(b'(') =>
+                    {
                         self.pos += 1;
                         let second = self.atom()?;
                         let mut j = a.as_bytes().to_vec();
@@ -416,7 +461,10 @@ impl Parser<'_> {
                     other => other,
                 };
                 self.sp()?;
-                ProvisionItem::PrefValues { name: pname, values: self.astring_list()? }
+                ProvisionItem::PrefValues {
+                    name: pname,
+                    values: self.astring_list()?,
+                }
             }
             b"XFILTER" if self.at(b' ') && self.peek_at(1) == Some(b'(') => {
                 self.sp()?;
@@ -430,14 +478,22 @@ impl Parser<'_> {
                 self.sp()?;
                 ProvisionItem::FilterSet(self.astring_list()?)
             }
-            b"PIMAP_NOTIFICATION_ADDRESS" => ProvisionItem::NotificationAddress(self.single_paren()?),
+            b"PIMAP_NOTIFICATION_ADDRESS" => {
+                ProvisionItem::NotificationAddress(self.single_paren()?)
+            }
             b"PIMAP_NOTIFICATION_PORT" => ProvisionItem::NotificationPort(self.single_paren()?),
             b"PIMAP_UDP_HOST" => ProvisionItem::UdpHost(self.single_paren()?),
             b"PIMAP_UDP_PORT" => ProvisionItem::UdpPort(self.single_paren()?),
-            b"PIMAP_ENC_KEY" => ProvisionItem::EncKey { key: Secret::new(self.single_paren()?), legacy: false },
+            b"PIMAP_ENC_KEY" => ProvisionItem::EncKey {
+                key: Secret::new(self.single_paren()?),
+                legacy: false,
+            },
             b"ENC_KEY" if !(self.at(b' ') && self.peek_at(1) == Some(b'(')) => {
                 self.sp()?;
-                ProvisionItem::EncKey { key: Secret::new(self.astring()?), legacy: true }
+                ProvisionItem::EncKey {
+                    key: Secret::new(self.astring()?),
+                    legacy: true,
+                }
             }
             _ => {
                 let name = if name.len() == first.as_bytes().len() {
@@ -527,11 +583,18 @@ impl Parser<'_> {
                 toks.push(self.astring()?);
                 self.sp()?;
             };
-            let num = |s: &IString| -> Option<u32> { std::str::from_utf8(s.as_bytes()).ok()?.parse().ok() };
+            let num = |s: &IString| -> Option<u32> {
+                std::str::from_utf8(s.as_bytes()).ok()?.parse().ok()
+            };
             let bad = |p: &Self| p.err::<OriginalMessage>("original message");
             let orig = match toks.as_slice() {
                 [u] => match num(u) {
-                    Some(uid) => OriginalMessage { folder: None, uid_validity: None, uid, attachments },
+                    Some(uid) => OriginalMessage {
+                        folder: None,
+                        uid_validity: None,
+                        uid,
+                        attachments,
+                    },
                     None => bad(self)?,
                 },
                 [f, u] if tol => match num(u) {
@@ -581,7 +644,12 @@ impl Parser<'_> {
             }
         }
         let message = self.literal_arg()?;
-        Ok(XDeliverCommand::Classic { kind, save_to, envelope, message })
+        Ok(XDeliverCommand::Classic {
+            kind,
+            save_to,
+            envelope,
+            message,
+        })
     }
 
     /// `"(" 1*address ")" / nil`; tolerant single-paren form with an extra `)` (E-64).
@@ -632,7 +700,10 @@ impl Parser<'_> {
         self.sp()?;
         // type/subtype[;name=value]*
         let s = self.pos;
-        while self.peek().is_some_and(|b| crate::types::is_atom_char(b) && b != b';') {
+        while self
+            .peek()
+            .is_some_and(|b| crate::types::is_atom_char(b) && b != b';')
+        {
             self.pos += 1;
         }
         if self.pos == s || !self.bytes_between(s, self.pos).contains(&b'/') {
@@ -642,7 +713,10 @@ impl Parser<'_> {
         let mut params = Vec::new();
         while self.eat(b';') {
             let ns = self.pos;
-            while self.peek().is_some_and(|b| crate::types::is_atom_char(b) && b != b'=' && b != b';') {
+            while self
+                .peek()
+                .is_some_and(|b| crate::types::is_atom_char(b) && b != b'=' && b != b';')
+            {
                 self.pos += 1;
             }
             let n = IString::unchecked(self.slice(ns, self.pos));
@@ -651,13 +725,19 @@ impl Parser<'_> {
                 IString::unchecked(self.quoted()?)
             } else {
                 let vs = self.pos;
-                while self.peek().is_some_and(|b| crate::types::is_atom_char(b) && b != b';') {
+                while self
+                    .peek()
+                    .is_some_and(|b| crate::types::is_atom_char(b) && b != b';')
+                {
                     self.pos += 1;
                 }
                 IString::unchecked(self.slice(vs, self.pos))
             };
             params.push((n, v));
-            if self.tolerant() && self.at(b' ') && self.peek_at(1).is_some_and(|b| b.is_ascii_alphabetic()) {
+            if self.tolerant()
+                && self.at(b' ')
+                && self.peek_at(1).is_some_and(|b| b.is_ascii_alphabetic())
+            {
                 // wrapped parameter lists in the drafts
                 self.pos += 1;
                 if !self.at(b';') {
@@ -665,7 +745,17 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(XConvertCommand { uid, xuid_name, id, body_form, peek, part, partial, media_type, params })
+        Ok(XConvertCommand {
+            uid,
+            xuid_name,
+            id,
+            body_form,
+            peek,
+            part,
+            partial,
+            media_type,
+            params,
+        })
     }
 
     // ------------------------------------------------------------------ XMACRO
@@ -676,7 +766,9 @@ impl Parser<'_> {
             return Ok(XMacroCommand::List);
         }
         if self.kw(b"DELETE") {
-            return Ok(XMacroCommand::Delete { name: self.atom_arg()? });
+            return Ok(XMacroCommand::Delete {
+                name: self.atom_arg()?,
+            });
         }
         if self.kw(b"RUN") {
             let name = self.atom_arg()?;
@@ -718,7 +810,10 @@ impl Parser<'_> {
     pub(crate) fn xmacro_response(&mut self) -> PResult<XMacroListing> {
         let name = self.atom_arg()?;
         self.sp()?;
-        Ok(XMacroListing { name, templates: self.macro_templates()? })
+        Ok(XMacroListing {
+            name,
+            templates: self.macro_templates()?,
+        })
     }
 
     #[allow(dead_code)]

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use super::{PResult, Parser};
 use crate::types::core::MONTHS;
 use crate::types::{
-    is_astring_char, is_atom_char, is_tag_char, Atom, Date, DateTime, Flag, IString, Mailbox, SeqNo,
-    SeqRange, SequenceSet, Tag,
+    is_astring_char, is_atom_char, is_tag_char, Atom, Date, DateTime, Flag, IString, Mailbox,
+    SeqNo, SeqRange, SequenceSet, Tag,
 };
 
 impl Parser<'_> {
@@ -52,7 +52,10 @@ impl Parser<'_> {
         let start = self.pos;
         let mut v: u64 = 0;
         while let Some(d @ b'0'..=b'9') = self.peek() {
-            v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))) {
+            v = match v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            {
                 Some(v) => v,
                 None => return self.err("number in range"),
             };
@@ -135,7 +138,9 @@ impl Parser<'_> {
         self.expect(b'\n', "LF after literal announcement")?;
         let n = usize::try_from(n).or_else(|_| self.err("literal size"))?;
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let Some(end) = end else { return self.err("literal data") };
+        let Some(end) = end else {
+            return self.err("literal data");
+        };
         let data = self.slice(self.pos, end);
         self.pos = end;
         Ok((data, binary))
@@ -353,8 +358,14 @@ impl Parser<'_> {
         self.expect(b'"', "closing quote")?;
         let mins = (z / 100 * 60 + z % 100) as i16;
         let date = Date::new(year as u16, month, day as u8).or_else(|_| self.err("valid date"))?;
-        DateTime::new(date, h as u8, m as u8, s as u8, if neg { -mins } else { mins })
-            .or_else(|_| self.err("valid time"))
+        DateTime::new(
+            date,
+            h as u8,
+            m as u8,
+            s as u8,
+            if neg { -mins } else { mins },
+        )
+        .or_else(|_| self.err("valid time"))
     }
 
     /// Skip one generic value (atom with optional `[...]`/`<...>`, number, string, literal,
@@ -452,7 +463,11 @@ impl Parser<'_> {
     /// Human-readable text up to the line end (any bytes but CR/LF).
     pub(crate) fn text_to_eol(&mut self) -> Bytes {
         let start = self.pos;
-        let end = match memchr::memchr2(b'\r', b'\n', self.bytes_between(start, self.line_end().max(start))) {
+        let end = match memchr::memchr2(
+            b'\r',
+            b'\n',
+            self.bytes_between(start, self.line_end().max(start)),
+        ) {
             Some(i) => start + i,
             None => self.line_end().max(start),
         };

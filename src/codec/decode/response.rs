@@ -24,7 +24,12 @@ pub(crate) fn parse_response(p: &mut Parser<'_>) -> PResult<Response> {
             let tag = p.tag()?;
             p.sp()?;
             let (status, code, text) = p.tagged_status()?;
-            Response::Status(StatusResponse { tag: Some(tag), status, code, text })
+            Response::Status(StatusResponse {
+                tag: Some(tag),
+                status,
+                code,
+                text,
+            })
         }
     };
     p.crlf()?;
@@ -35,7 +40,10 @@ impl Parser<'_> {
     fn continuation(&mut self) -> PResult<Continuation> {
         if self.at_eol() {
             // `+` CRLF (missing text; common quirk)
-            return Ok(Continuation { code: None, text: Bytes::new() });
+            return Ok(Continuation {
+                code: None,
+                text: Bytes::new(),
+            });
         }
         self.expect(b' ', "SP")?;
         let (code, text) = self.resp_text()?;
@@ -64,7 +72,9 @@ impl Parser<'_> {
         let text = self.text_to_eol();
         if code.is_none() && self.tolerant() {
             // E-10: `OK XDELIVER [APPENDUID 1 140] completed`
-            if let Some(i) = memchr::memmem::find(&text, b"[APPENDUID ").or_else(|| memchr::memmem::find(&text, b"[XDELIVERUID ")) {
+            if let Some(i) = memchr::memmem::find(&text, b"[APPENDUID ")
+                .or_else(|| memchr::memmem::find(&text, b"[XDELIVERUID "))
+            {
                 let end = self.pos;
                 self.pos = end - text.len() + i;
                 let c = self.resp_code();
@@ -92,9 +102,9 @@ impl Parser<'_> {
             self.pos = start;
             return self.err("OK, NO or BAD");
         } else if self.tolerant() {
-            // E-24/E-50: tagged line without status word: OK with the rest as text.
-            let text = self.text_to_eol();
-            return Ok((Status::Ok, None, text));
+            // E-24/E-50: tagged line without status word: OK with the rest read as resp-text.
+            let (code, text) = self.resp_text()?;
+            return Ok((Status::Ok, code, text));
         } else {
             return self.err("OK, NO or BAD");
         };
@@ -121,7 +131,10 @@ impl Parser<'_> {
         if self.at(b'{') {
             // Generation 1/2 XZIP: `* {n}` CRLF data
             let data = self.literal_any()?.0;
-            return Ok(Response::Data(Data::XZip { framing: XZipFraming::Bare, data }));
+            return Ok(Response::Data(Data::XZip {
+                framing: XZipFraming::Bare,
+                data,
+            }));
         }
         let start = self.pos;
         let (s, e) = self.atom_span()?;
@@ -147,7 +160,12 @@ impl Parser<'_> {
         };
         if let Some(status) = status {
             let (code, text) = self.status_tail()?;
-            return Ok(Response::Status(StatusResponse { tag: None, status, code, text }));
+            return Ok(Response::Status(StatusResponse {
+                tag: None,
+                status,
+                code,
+                text,
+            }));
         }
         let parsed: PResult<Data> = match n {
             b"CAPABILITY" => self.capability_list().map(Data::Capability),
@@ -155,9 +173,7 @@ impl Parser<'_> {
             b"LSUB" => self.list_entry().map(Data::Lsub),
             b"STATUS" => self.status_data(),
             b"SEARCH" => self.search_data(),
-            b"FLAGS" => {
-                self.sp().and_then(|_| self.flag_list()).map(Data::Flags)
-            }
+            b"FLAGS" => self.sp().and_then(|_| self.flag_list()).map(Data::Flags),
             b"ENABLED" => {
                 let mut v = Vec::new();
                 let mut r = Ok(());
@@ -183,7 +199,10 @@ impl Parser<'_> {
             }),
             b"FOLDER" => self.sp().and_then(|_| self.mailbox()).map(Data::Folder),
             b"RESYNC" => Ok(Data::Resync),
-            b"SESSIONID" => self.sp().and_then(|_| self.atom()).map(|a| Data::SessionId(crate::types::Secret::new(a))),
+            b"SESSIONID" => self
+                .sp()
+                .and_then(|_| self.atom())
+                .map(|a| Data::SessionId(crate::types::Secret::new(a))),
             b"LOGIN" => {
                 if self.at(b' ') {
                     self.pos += 1;
@@ -191,17 +210,30 @@ impl Parser<'_> {
                 Ok(Data::LoginSevered(self.text_to_eol()))
             }
             b"XPROVISION" => self.xprovision_response().map(Data::XProvision),
-            b"XGETPIMAPPREFS" => self.xgetprefs_response().map(|prefs| Data::XGetPimapPrefs { name: PrefCommandName::Current, prefs }),
-            b"XGETPIMAPPREF" => self.xgetprefs_response().map(|prefs| Data::XGetPimapPrefs { name: PrefCommandName::Draft01, prefs }),
-            b"XGETPREF" if tol => self.xgetprefs_response().map(|prefs| Data::XGetPimapPrefs { name: PrefCommandName::Current, prefs }),
+            b"XGETPIMAPPREFS" => self.xgetprefs_response().map(|prefs| Data::XGetPimapPrefs {
+                name: PrefCommandName::Current,
+                prefs,
+            }),
+            b"XGETPIMAPPREF" => self.xgetprefs_response().map(|prefs| Data::XGetPimapPrefs {
+                name: PrefCommandName::Draft01,
+                prefs,
+            }),
+            b"XGETPREF" if tol => self.xgetprefs_response().map(|prefs| Data::XGetPimapPrefs {
+                name: PrefCommandName::Current,
+                prefs,
+            }),
             b"XFILTER" => self.xfilter_response().map(Data::XFilter),
             b"XZIP" => self.xzip_data(),
             b"LZIP" if tol => self.xzip_data(),
             b"XDELIVER" => self.xdeliver_data(),
-            b"XENCRYPTED" => self.sp().and_then(|_| self.nstring_or_literal8()).and_then(|d| match d {
-                Some(d) => Ok(Data::XEncrypted(d)),
-                None => self.err("encrypted data"),
-            }),
+            b"XENCRYPTED" => {
+                self.sp()
+                    .and_then(|_| self.nstring_or_literal8())
+                    .and_then(|d| match d {
+                        Some(d) => Ok(Data::XEncrypted(d)),
+                        None => self.err("encrypted data"),
+                    })
+            }
             b"XMACRO" => self.xmacro_response().map(Data::XMacro),
             _ => return self.other_data(start),
         };
@@ -226,7 +258,9 @@ impl Parser<'_> {
             self.skip_values_to_eol()?;
         }
         let end = self.pos;
-        Ok(Response::Data(Data::Other { raw: self.slice(start, end) }))
+        Ok(Response::Data(Data::Other {
+            raw: self.slice(start, end),
+        }))
     }
 
     fn numbered(&mut self, n: u32, raw_start: usize) -> PResult<Data> {
@@ -255,7 +289,10 @@ impl Parser<'_> {
                     Err(_) => {
                         self.pos = save;
                         let raw = self.text_to_eol();
-                        Data::XConvert { seq: n, data: XConvertData::Raw(raw) }
+                        Data::XConvert {
+                            seq: n,
+                            data: XConvertData::Raw(raw),
+                        }
                     }
                 }
             }
@@ -269,7 +306,9 @@ impl Parser<'_> {
                 } else {
                     self.skip_values_to_eol()?;
                 }
-                return Ok(Data::Other { raw: self.slice(raw_start, self.pos) });
+                return Ok(Data::Other {
+                    raw: self.slice(raw_start, self.pos),
+                });
             }
         };
         Ok(d)
@@ -308,7 +347,13 @@ impl Parser<'_> {
             while self.eat(b'\r') || self.eat(b'\n') {}
         }
         self.expect(b')', ")")?;
-        Ok(XConvertData::Items { uid, section, body, origin, data })
+        Ok(XConvertData::Items {
+            uid,
+            section,
+            body,
+            origin,
+            data,
+        })
     }
 
     fn capability_list(&mut self) -> PResult<Vec<Capability>> {
@@ -348,7 +393,12 @@ impl Parser<'_> {
             self.skip_value()?;
             extended = Some(self.slice(s, self.pos));
         }
-        Ok(ListEntry { attributes, delimiter, mailbox, extended })
+        Ok(ListEntry {
+            attributes,
+            delimiter,
+            mailbox,
+            extended,
+        })
     }
 
     fn status_data(&mut self) -> PResult<Data> {
@@ -425,7 +475,11 @@ impl Parser<'_> {
                     extensions = Some(self.slice(s, self.pos));
                 }
                 self.expect(b')', ")")?;
-                l.push(NamespaceEntry { prefix, delimiter, extensions });
+                l.push(NamespaceEntry {
+                    prefix,
+                    delimiter,
+                    extensions,
+                });
                 if self.eat(b')') {
                     break;
                 }
@@ -435,7 +489,11 @@ impl Parser<'_> {
             }
         }
         let [personal, other, shared] = lists;
-        Ok(Data::Namespace { personal, other, shared })
+        Ok(Data::Namespace {
+            personal,
+            other,
+            shared,
+        })
     }
 
     fn vanished(&mut self) -> PResult<Data> {
@@ -447,13 +505,19 @@ impl Parser<'_> {
             self.sp()?;
             earlier = true;
         }
-        Ok(Data::Vanished { earlier, uids: self.seq_set()? })
+        Ok(Data::Vanished {
+            earlier,
+            uids: self.seq_set()?,
+        })
     }
 
     fn xzip_data(&mut self) -> PResult<Data> {
         self.sp()?;
         let data = self.literal_any()?.0;
-        Ok(Data::XZip { framing: XZipFraming::XZip, data })
+        Ok(Data::XZip {
+            framing: XZipFraming::XZip,
+            data,
+        })
     }
 
     fn xdeliver_data(&mut self) -> PResult<Data> {
@@ -491,7 +555,8 @@ impl Parser<'_> {
                 } else {
                     None
                 };
-                let name = Atom::new(self.slice(name_start, e)).or_else(|_| self.err("code name"))?;
+                let name =
+                    Atom::new(self.slice(name_start, e)).or_else(|_| self.err("code name"))?;
                 Code::Other { name, args }
             }
         };
@@ -546,7 +611,11 @@ impl Parser<'_> {
                 self.sp()?;
                 let source = self.seq_set()?;
                 self.sp()?;
-                Code::CopyUid { uid_validity, source, destination: self.seq_set()? }
+                Code::CopyUid {
+                    uid_validity,
+                    source,
+                    destination: self.seq_set()?,
+                }
             }
             b"HIGHESTMODSEQ" => {
                 self.sp()?;
@@ -573,6 +642,9 @@ impl Parser<'_> {
         self.sp()?;
         let uid_validity = self.nz_number()?;
         self.sp()?;
-        Ok(Code::AppendUid { uid_validity, uids: self.seq_set()? })
+        Ok(Code::AppendUid {
+            uid_validity,
+            uids: self.seq_set()?,
+        })
     }
 }

@@ -38,7 +38,9 @@ impl Parser<'_> {
                 self.expect(b')', ")")?;
                 return Ok(K::And(keys));
             }
-            Some(b'0'..=b'9') | Some(b'*') | Some(b'$') => return Ok(K::SequenceSet(self.seq_set()?)),
+            Some(b'0'..=b'9') | Some(b'*') | Some(b'$') => {
+                return Ok(K::SequenceSet(self.seq_set()?))
+            }
             _ => {}
         }
         let start = self.pos;
@@ -142,7 +144,10 @@ impl Parser<'_> {
                 } else {
                     None
                 };
-                K::ModSeq { entry, modseq: self.number64()? }
+                K::ModSeq {
+                    entry,
+                    modseq: self.number64()?,
+                }
             }
             _ => {
                 self.pos = start;

@@ -28,7 +28,10 @@ pub struct EncodeOptions {
 impl EncodeOptions {
     /// Options for a dialect, synchronizing literals.
     pub fn new(dialect: Dialect) -> Self {
-        Self { dialect, literal_plus: false }
+        Self {
+            dialect,
+            literal_plus: false,
+        }
     }
 }
 
@@ -60,11 +63,21 @@ pub struct Encoder {
 impl Encoder {
     /// New encoder writing into a fresh buffer.
     pub fn new(opts: EncodeOptions) -> Self {
-        Self { buf: BytesMut::with_capacity(128), opts, literals: Vec::new(), client: false }
+        Self {
+            buf: BytesMut::with_capacity(128),
+            opts,
+            literals: Vec::new(),
+            client: false,
+        }
     }
     /// New encoder appending to `buf`.
     pub fn with_buffer(buf: BytesMut, opts: EncodeOptions) -> Self {
-        Self { buf, opts, literals: Vec::new(), client: false }
+        Self {
+            buf,
+            opts,
+            literals: Vec::new(),
+            client: false,
+        }
     }
     /// The dialect being written.
     pub fn dialect(&self) -> Dialect {
@@ -83,7 +96,10 @@ impl Encoder {
             if start > pos {
                 out.push(Fragment::Line(buf.slice(pos..start)));
             }
-            out.push(Fragment::Literal { data: buf.slice(start..end), mode });
+            out.push(Fragment::Literal {
+                data: buf.slice(start..end),
+                mode,
+            });
             pos = end;
         }
         if pos < buf.len() {
@@ -125,7 +141,11 @@ impl Encoder {
     }
     /// Write a literal announcement and its data, recording it as a fragment.
     pub(crate) fn literal(&mut self, data: &[u8], binary: bool) {
-        let mode = if self.client && !self.opts.literal_plus { LiteralMode::Sync } else { LiteralMode::NonSync };
+        let mode = if self.client && !self.opts.literal_plus {
+            LiteralMode::Sync
+        } else {
+            LiteralMode::NonSync
+        };
         if binary {
             self.byte(b'~');
         }
@@ -147,6 +167,7 @@ pub trait Encode {
     fn encode(&self, enc: &mut Encoder);
 
     /// Is this a client-to-server message (literals may be synchronizing)?
+    #[allow(clippy::wrong_self_convention)]
     fn from_client(&self) -> bool {
         false
     }
