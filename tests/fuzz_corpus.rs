@@ -283,7 +283,10 @@ fn roundtrip(data: &[u8]) {
 
 // ---- replay --------------------------------------------------------------------------------
 
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: its name and the function that replays one input.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: &[Target] = &[
     ("command_decoder", command_decoder),
     ("response_decoder", response_decoder),
     ("framer", framer),

@@ -105,7 +105,7 @@ fn syntax_error_carries_tag_and_decoding_continues() {
 fn deep_nesting_is_bounded() {
     let mut d = ResponseDecoder::default();
     let mut line = b"* 1 FETCH (BODYSTRUCTURE ".to_vec();
-    line.extend(std::iter::repeat(b'(').take(10_000));
+    line.extend(std::iter::repeat_n(b'(', 10_000));
     line.extend_from_slice(b"\r\n* 2 EXISTS\r\n");
     d.feed(&line);
     assert!(d.next().is_err());

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::core::{Atom, DateTime, Flag, IString, Literal8, Mailbox, Secret, SequenceSet, Tag};
+use super::core::{
+    Atom, DateTime, Flag, IString, IdParams, Literal8, Mailbox, Secret, SequenceSet, Tag,
+};
 use super::fetch::{FetchItems, FetchModifier};
 use super::pimap::{
     PrefCommandName, PrefName, PrefSetting, XConvertCommand, XDeliverCommand, XFilterCommand,
@@ -199,12 +201,25 @@ pub enum CommandBody {
         /// The message.
         message: Literal8,
     },
+    /// `APPEND mailbox [(flags)] [date-time] XCOMPOSE (compose-part *(SP compose-part))`:
+    /// the -09…-11 APPEND extension that builds a message on the server from literals and
+    /// IMAP URLs (spec §9.6, E-43). Read tolerantly only; no strict dialect sends it.
+    AppendCompose {
+        /// Target mailbox.
+        mailbox: Mailbox,
+        /// Flags.
+        flags: Vec<Flag>,
+        /// Internal date.
+        date: Option<DateTime>,
+        /// The parts, in order (at least one).
+        parts: Vec<ComposePart>,
+    },
     /// `IDLE` (followed by [`ClientMessage::Done`]).
     Idle,
     /// `ENABLE capabilities`
     Enable(Vec<Atom>),
     /// `ID (params)` or `ID NIL`.
-    Id(Option<Vec<(IString, Option<IString>)>>),
+    Id(IdParams),
     /// `NAMESPACE`
     Namespace,
     /// `COMPRESS mechanism` (RFC 4978).
@@ -350,7 +365,7 @@ impl CommandBody {
             CommandBody::List { .. } => "LIST",
             CommandBody::Lsub { .. } => "LSUB",
             CommandBody::Status { .. } => "STATUS",
-            CommandBody::Append { .. } => "APPEND",
+            CommandBody::Append { .. } | CommandBody::AppendCompose { .. } => "APPEND",
             CommandBody::Idle => "IDLE",
             CommandBody::Enable(_) => "ENABLE",
             CommandBody::Id(_) => "ID",
@@ -378,4 +393,23 @@ impl CommandBody {
             CommandBody::XMacro(_) => "XMACRO",
         }
     }
+}
+
+/// One part of an XCOMPOSE APPEND (-09…-11, spec §9.6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ComposePart {
+    /// `TEXT literal`: octets taken as they are.
+    Text(Literal8),
+    /// `STEXT literal`: "substituted" text (-09).
+    SText(Literal8),
+    /// `DTEXT astring literal`: a `diff -e` script applied to the part the IMAP URL names.
+    DText {
+        /// IMAP URL of the part the delta applies to.
+        url: IString,
+        /// The delta script.
+        delta: Literal8,
+    },
+    /// `URL astring`: a stored part included by IMAP URL (from CATENATE, E-43).
+    Url(IString),
 }

@@ -597,6 +597,10 @@ impl Capability {
     }
 }
 
+/// The parameter list of `ID` (RFC 2971) in both directions: `NIL`, or field/value pairs
+/// (a value may be `NIL`).
+pub type IdParams = Option<Vec<(IString, Option<IString>)>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

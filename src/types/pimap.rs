@@ -486,7 +486,9 @@ pub enum XConvertData {
         /// Converted data.
         data: Bytes,
     },
-    /// -00…-05: anything after `XCONVERT`, kept raw.
+    /// -00…-05: `* n XCONVERT {n}` followed by the converted data as one literal.
+    Literal(Literal8),
+    /// Anything else after `XCONVERT`, kept raw (re-encodes byte for byte).
     Raw(Bytes),
 }
 

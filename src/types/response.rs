@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use super::command::StatusAttr;
-use super::core::{Atom, Capability, Flag, IString, Literal8, Mailbox, Secret, SequenceSet, Tag};
+use super::core::{
+    Atom, Capability, Flag, IString, IdParams, Literal8, Mailbox, Secret, SequenceSet, Tag,
+};
 use super::fetch::FetchItem;
 use super::pimap::{
     PrefCommandName, PrefName, PrefValue, ProvisionItem, SessionState, XConvertData,
@@ -186,7 +188,7 @@ pub enum Data {
     /// `* ENABLED caps`
     Enabled(Vec<Atom>),
     /// `* ID (params)` or `* ID NIL`
-    Id(Option<Vec<(IString, Option<IString>)>>),
+    Id(IdParams),
     /// `* NAMESPACE personal other shared`
     Namespace {
         /// Personal namespaces.
@@ -222,6 +224,14 @@ pub enum Data {
     XZip {
         /// Framing used.
         framing: XZipFraming,
+        /// Compressed octets.
+        data: Bytes,
+    },
+    /// `* XZIP[part]~{n}` outside a FETCH response, as in the one -12 example (E-65). Read
+    /// tolerantly only; senders use the FETCH item form (`* n FETCH (XZIP[part] ~{n})`).
+    XZipPart {
+        /// Body part numbers.
+        part: Vec<u32>,
         /// Compressed octets.
         data: Bytes,
     },

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::{PResult, Parser};
 use crate::types::{
-    Atom, ClientMessage, Command, CommandBody, FetchModifier, Flag, IString, ListReturn, Literal8,
-    Mailbox, Secret, SelectParam, StatusAttr, StoreKind,
+    Atom, ClientMessage, Command, CommandBody, ComposePart, DateTime, FetchModifier, Flag, IString,
+    ListReturn, Literal8, Mailbox, Secret, SelectParam, StatusAttr, StoreKind,
 };
 
 /// Parse one client frame: a command, `DONE`, or (when `auth_data`) an AUTHENTICATE line.
@@ -210,7 +210,8 @@ impl Parser<'_> {
                         self.sp()?;
                         C::UidExpunge(self.seq_set()?)
                     }
-                    b"XCONVERT" => C::XConvert(self.xconvert(true, false)?),
+                    // `UID XCONVERT` exists only in -02…-07, no strict dialect.
+                    b"XCONVERT" if self.tolerant() => C::XConvert(self.xconvert(true, false)?),
                     _ => {
                         self.pos = s2;
                         return self.err("UID command");
@@ -460,6 +461,9 @@ impl Parser<'_> {
             date = Some(self.date_time()?);
             self.sp()?;
         }
+        if self.tolerant() && self.kw(b"XCOMPOSE") {
+            return self.append_compose(mailbox, flags, date);
+        }
         let (data, binary) = self.literal_any()?;
         if !binary && memchr::memchr(0, &data).is_some() {
             return self.err("literal without NUL");
@@ -472,8 +476,58 @@ impl Parser<'_> {
         })
     }
 
+    /// The text after `XCOMPOSE` (-09…-11, E-43: the missing SP before `(` is accepted, and
+    /// `URL astring` is a compose-part).
+    fn append_compose(
+        &mut self,
+        mailbox: Mailbox,
+        flags: Vec<Flag>,
+        date: Option<DateTime>,
+    ) -> PResult<CommandBody> {
+        self.eat(b' ');
+        self.expect(b'(', "(")?;
+        let mut parts = Vec::new();
+        loop {
+            let lit = |p: &mut Self| -> PResult<Literal8> {
+                let (data, binary) = p.literal_any()?;
+                Ok(Literal8 { data, binary })
+            };
+            let part = if self.kw(b"TEXT") {
+                self.sp()?;
+                ComposePart::Text(lit(self)?)
+            } else if self.kw(b"STEXT") {
+                self.sp()?;
+                ComposePart::SText(lit(self)?)
+            } else if self.kw(b"DTEXT") {
+                self.sp()?;
+                let url = self.astring()?;
+                self.sp()?;
+                ComposePart::DText {
+                    url,
+                    delta: lit(self)?,
+                }
+            } else if self.kw(b"URL") {
+                self.sp()?;
+                ComposePart::Url(self.astring()?)
+            } else {
+                return self.err("TEXT, STEXT, DTEXT or URL");
+            };
+            parts.push(part);
+            if self.eat(b')') {
+                break;
+            }
+            self.sp()?;
+        }
+        Ok(CommandBody::AppendCompose {
+            mailbox,
+            flags,
+            date,
+            parts,
+        })
+    }
+
     /// `ID (k v ...)` / `ID NIL` parameters (shared with the response).
-    pub(crate) fn id_params(&mut self) -> PResult<Option<Vec<(IString, Option<IString>)>>> {
+    pub(crate) fn id_params(&mut self) -> PResult<crate::types::IdParams> {
         if self.kw(b"NIL") {
             return Ok(None);
         }

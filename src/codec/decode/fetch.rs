@@ -74,7 +74,8 @@ impl Parser<'_> {
             b"BINARY.SIZE" => FetchAttr::BinarySize {
                 section: self.section()?,
             },
-            b"XZIP" | b"XZIP.PEEK" => {
+            // Generation-4 XZIP items exist only in -12, not a strict dialect.
+            b"XZIP" | b"XZIP.PEEK" if self.tolerant() => {
                 let part = self.bracket_part()?;
                 FetchAttr::XZip {
                     peek: name.len() > 4,
@@ -82,7 +83,7 @@ impl Parser<'_> {
                     partial: self.partial()?,
                 }
             }
-            b"XZIP.SIZE" => FetchAttr::XZipSize {
+            b"XZIP.SIZE" if self.tolerant() => FetchAttr::XZipSize {
                 part: self.bracket_part()?,
             },
             b"ALL" | b"FAST" | b"FULL" if in_list && self.tolerant() => {
@@ -100,7 +101,7 @@ impl Parser<'_> {
         Ok(a)
     }
 
-    fn bracket_part(&mut self) -> PResult<Vec<u32>> {
+    pub(crate) fn bracket_part(&mut self) -> PResult<Vec<u32>> {
         self.expect(b'[', "[")?;
         let p = self.part_numbers()?;
         self.expect(b']', "]")?;
@@ -193,8 +194,11 @@ impl Parser<'_> {
                 } else {
                     ConvertMedia::TypeSubtype(a, b)
                 }
-            } else {
+            } else if self.tolerant() {
+                // One-string `"type/subtype"` (-11/-12 only).
                 ConvertMedia::Combined(a)
+            } else {
+                return self.err("media type and subtype");
             }
         };
         let mut params = Vec::new();

@@ -711,6 +711,10 @@ impl Parser<'_> {
         }
         let media_type = IString::unchecked(self.slice(s, self.pos));
         let mut params = Vec::new();
+        if self.at(b';') && !self.tolerant() {
+            // `;name=value` target parameters are -06/-07 only.
+            return self.err("end of XCONVERT command");
+        }
         while self.eat(b';') {
             let ns = self.pos;
             while self

@@ -136,6 +136,19 @@ impl Parser<'_> {
                 data,
             }));
         }
+        if self.tolerant()
+            && self
+                .buf
+                .get(self.pos..self.pos + 5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"XZIP["))
+        {
+            // E-65: `* XZIP[1.2]~{n}` outside a FETCH response (-12 example).
+            self.pos += 4;
+            let part = self.bracket_part()?;
+            self.eat(b' ');
+            let data = self.literal_any()?.0;
+            return Ok(Response::Data(Data::XZipPart { part, data }));
+        }
         let start = self.pos;
         let (s, e) = self.atom_span()?;
         let name = self.bytes_between(s, e);
@@ -282,6 +295,13 @@ impl Parser<'_> {
             }
             b"XCONVERT" => {
                 self.sp()?;
+                if matches!(self.peek(), Some(b'{') | Some(b'~')) {
+                    let (data, binary) = self.literal_any()?;
+                    return Ok(Data::XConvert {
+                        seq: n,
+                        data: XConvertData::Literal(Literal8 { data, binary }),
+                    });
+                }
                 let save = self.pos;
                 match self.xconvert_items() {
                     Ok(d) => Data::XConvert { seq: n, data: d },

@@ -3,10 +3,10 @@
 use super::{is_xconvert_value_atom, is_xconvert_value_quotable};
 use super::{Encode, Encoder};
 use crate::types::{
-    Channel, ClientMessage, Command, CommandBody, DeliverKind, EventFilter, FetchModifier,
-    FilterType, ListReturn, NewFormat, OriginalMessage, OutbandFormat, PrefCommandName, PrefName,
-    PrefSetting, SelectParam, StoreKind, XConvertCommand, XDeliverCommand, XFilterActivation,
-    XFilterCommand, XMacroCommand, XZipCommand,
+    Channel, ClientMessage, Command, CommandBody, ComposePart, DeliverKind, EventFilter,
+    FetchModifier, FilterType, ListReturn, NewFormat, OriginalMessage, OutbandFormat,
+    PrefCommandName, PrefName, PrefSetting, SelectParam, StoreKind, XConvertCommand,
+    XDeliverCommand, XFilterActivation, XFilterCommand, XMacroCommand, XZipCommand,
 };
 
 impl Encode for Command {
@@ -175,6 +175,50 @@ impl Encoder {
                     self.sp();
                 }
                 self.literal8(message);
+            }
+            C::AppendCompose {
+                mailbox,
+                flags,
+                date,
+                parts,
+            } => {
+                self.name_mailbox(b"APPEND ", mailbox);
+                self.sp();
+                if !flags.is_empty() {
+                    self.flag_list(flags);
+                    self.sp();
+                }
+                if let Some(d) = date {
+                    self.date_time(d);
+                    self.sp();
+                }
+                self.raw(b"XCOMPOSE (");
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        self.sp();
+                    }
+                    match p {
+                        ComposePart::Text(l) => {
+                            self.raw(b"TEXT ");
+                            self.literal8(l);
+                        }
+                        ComposePart::SText(l) => {
+                            self.raw(b"STEXT ");
+                            self.literal8(l);
+                        }
+                        ComposePart::DText { url, delta } => {
+                            self.raw(b"DTEXT ");
+                            self.astring(url.as_bytes());
+                            self.sp();
+                            self.literal8(delta);
+                        }
+                        ComposePart::Url(url) => {
+                            self.raw(b"URL ");
+                            self.astring(url.as_bytes());
+                        }
+                    }
+                }
+                self.byte(b')');
             }
             C::Idle => self.raw(b"IDLE"),
             C::Enable(caps) => {

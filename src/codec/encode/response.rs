@@ -452,6 +452,11 @@ impl Encoder {
                 }
                 XZipFraming::Bare => self.literal(data, false),
             },
+            Data::XZipPart { part, data } => {
+                self.raw(b"XZIP");
+                self.bracket_part(part);
+                self.literal(data, true);
+            }
             Data::XDeliverCapability(v) => {
                 self.raw(b"XDELIVER CAPABILITY ");
                 self.string_list(v);
@@ -489,6 +494,7 @@ impl Encoder {
                         self.literal(data, binary);
                         self.byte(b')');
                     }
+                    XConvertData::Literal(l) => self.literal8(l),
                     XConvertData::Raw(raw) => self.raw(raw),
                 }
             }
