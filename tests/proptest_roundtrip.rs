@@ -763,6 +763,16 @@ fn xconvert_command() -> BoxedStrategy<XConvertCommand> {
         .boxed()
 }
 
+fn compose_part() -> BoxedStrategy<ComposePart> {
+    prop_oneof![
+        literal8().prop_map(ComposePart::Text),
+        literal8().prop_map(ComposePart::SText),
+        (istring(), literal8()).prop_map(|(url, delta)| ComposePart::DText { url, delta }),
+        istring().prop_map(ComposePart::Url),
+    ]
+    .boxed()
+}
+
 fn xmacro_command() -> BoxedStrategy<XMacroCommand> {
     prop_oneof![
         (named("M"), prop::collection::vec(istring(), 1..4))
@@ -897,6 +907,18 @@ fn simple_body() -> BoxedStrategy<CommandBody> {
                 flags,
                 date,
                 message
+            }),
+        (
+            mailbox(),
+            flags(false),
+            prop::option::of(date_time()),
+            prop::collection::vec(compose_part(), 1..4)
+        )
+            .prop_map(|(mailbox, flags, date, parts)| C::AppendCompose {
+                mailbox,
+                flags,
+                date,
+                parts
             }),
         prop::collection::vec(capability().prop_map(|c| c.0), 1..3).prop_map(C::Enable),
         id_params().prop_map(C::Id),
@@ -1273,6 +1295,7 @@ fn data() -> BoxedStrategy<Data> {
             any_bytes()
         )
             .prop_map(|(framing, data)| Data::XZip { framing, data }),
+        (part(), any_bytes()).prop_map(|(part, data)| Data::XZipPart { part, data }),
         prop::collection::vec(istring(), 0..3).prop_map(Data::XDeliverCapability),
         literal8().prop_map(Data::XDeliverTranscript),
         (
@@ -1299,6 +1322,7 @@ fn data() -> BoxedStrategy<Data> {
                         .first()
                         .is_some_and(|c| c.is_ascii_alphabetic()))
                     .prop_map(|b| XConvertData::Raw(Bytes::from(b))),
+                literal8().prop_map(XConvertData::Literal),
             ]
         )
             .prop_map(|(seq, data)| Data::XConvert { seq, data }),
