@@ -299,7 +299,7 @@ fn section() -> BoxedStrategy<Section> {
                 4 => Some(SectionText::Text),
                 5 if !part.is_empty() => Some(SectionText::Mime),
                 5 => None,
-                _ => Some(SectionText::Convert(conv)),
+                _ => Some(SectionText::Convert(Box::new(conv))),
             };
             Section { part, text }
         })
@@ -1645,11 +1645,11 @@ fn canonical_command_forms() {
     );
     let section = Section {
         part: vec![3],
-        text: Some(SectionText::Convert(ConvertSpec {
+        text: Some(SectionText::Convert(Box::new(ConvertSpec {
             strict: false,
             media: ConvertMedia::TypeSubtype(is("TEXT"), is("PLAIN")),
             params: vec![(is("CHARSET"), is("us-ascii"))],
-        })),
+        }))),
     };
     assert_eq!(
         cmd_wire(

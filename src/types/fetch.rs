@@ -72,7 +72,7 @@ pub enum SectionText {
     /// `MIME` (only after a part number).
     Mime,
     /// P-IMAP -08…-12 `.XCONVERT (...)` conversion request.
-    Convert(ConvertSpec),
+    Convert(Box<ConvertSpec>),
 }
 
 /// Conversion parameters of `BODY[n.XCONVERT (...)]` (spec §3.10.4).

@@ -36,16 +36,14 @@ pub(crate) fn parse_command(p: &mut Parser<'_>) -> PResult<Command> {
 impl Parser<'_> {
     fn command_body(&mut self) -> PResult<CommandBody> {
         let start = self.pos;
-        let name = self.atom_bytes()?;
-        let mut up = [0u8; 16];
-        if name.len() > up.len() {
+        let (s, e) = self.atom_span()?;
+        let name = self.bytes_between(s, e);
+        if name.len() > 16 {
             self.pos = start;
             return self.err("command name");
         }
-        for (d, c) in up.iter_mut().zip(name) {
-            *d = c.to_ascii_uppercase();
-        }
-        let n = up.get(..name.len()).unwrap_or(&[]);
+        let mut up = [0u8; 24];
+        let n = super::upcase(name, &mut up);
         let tol = self.tolerant();
         use CommandBody as C;
         let body = match n {
@@ -59,11 +57,9 @@ impl Parser<'_> {
                 let initial_response = if self.at(b' ') {
                     self.sp()?;
                     let s = self.pos;
-                    while self.peek().is_some_and(|b| {
+                    self.skip_while(|b| {
                         b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
-                    }) {
-                        self.pos += 1;
-                    }
+                    });
                     if self.pos == s {
                         return self.err("initial response");
                     }
@@ -349,12 +345,7 @@ impl Parser<'_> {
             return self.string();
         }
         let s = self.pos;
-        while self
-            .peek()
-            .is_some_and(|b| crate::types::is_astring_char(b) || b == b'%' || b == b'*')
-        {
-            self.pos += 1;
-        }
+        self.skip_while(|b| crate::types::is_astring_char(b) || b == b'%' || b == b'*');
         if self.pos == s {
             return self.err("list-mailbox");
         }
@@ -653,12 +644,7 @@ impl Parser<'_> {
     #[allow(dead_code)]
     pub(crate) fn raw_token(&mut self) -> Bytes {
         let s = self.pos;
-        while self
-            .peek()
-            .is_some_and(|b| b != b' ' && b != b'\r' && b != b'\n')
-        {
-            self.pos += 1;
-        }
+        self.skip_while(|b| b != b' ' && b != b'\r' && b != b'\n');
         self.slice(s, self.pos)
     }
 }

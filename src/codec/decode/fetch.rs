@@ -35,12 +35,7 @@ impl Parser<'_> {
     fn fetch_attr(&mut self, in_list: bool) -> PResult<FetchAttr> {
         let start = self.pos;
         // name = letters, digits, '.', '-'
-        while self
-            .peek()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        {
-            self.pos += 1;
-        }
+        self.skip_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
         let mut ub = [0u8; 24];
         let name = super::upcase(self.bytes_between(start, self.pos), &mut ub);
         let a = match name {
@@ -171,7 +166,7 @@ impl Parser<'_> {
         {
             let strict = self.prefix(b".STRICT");
             self.sp()?;
-            return Ok(SectionText::Convert(self.convert_params(strict)?));
+            return Ok(SectionText::Convert(Box::new(self.convert_params(strict)?)));
         }
         self.err("section text")
     }
@@ -244,14 +239,25 @@ impl Parser<'_> {
 
     fn fetch_item(&mut self) -> PResult<FetchItem> {
         let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        {
-            self.pos += 1;
-        }
+        self.skip_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
         let name_end = self.pos;
         let name = self.bytes_between(start, name_end);
+        // Fast path for the items of a pushed flag change, kept small and inline.
+        if self.at(b' ') {
+            if name == b"UID" {
+                self.pos += 1;
+                if let Ok(uid) = self.nz_number() {
+                    return Ok(FetchItem::Uid(uid));
+                }
+                self.pos = name_end;
+            } else if name == b"FLAGS" && self.peek_at(1) == Some(b'(') {
+                self.pos += 1;
+                if let Ok(flags) = self.flag_list() {
+                    return Ok(FetchItem::Flags(flags));
+                }
+                self.pos = name_end;
+            }
+        }
         let known = self.known_fetch_item(name);
         match known {
             Ok(Some(item)) => Ok(item),
@@ -275,19 +281,13 @@ impl Parser<'_> {
         }
     }
 
+    #[inline(never)]
     fn known_fetch_item(&mut self, name: &[u8]) -> PResult<Option<FetchItem>> {
-        let up = |s: &[u8]| -> [u8; 20] {
-            let mut a = [0u8; 20];
-            for (d, c) in a.iter_mut().zip(s) {
-                *d = c.to_ascii_uppercase();
-            }
-            a
-        };
         if name.len() > 20 {
             return Ok(None);
         }
-        let u = up(name);
-        let n = u.get(..name.len()).unwrap_or(&[]);
+        let mut ub = [0u8; 24];
+        let n = super::upcase(name, &mut ub);
         let item = match n {
             b"UID" => {
                 self.sp()?;

@@ -700,12 +700,7 @@ impl Parser<'_> {
         self.sp()?;
         // type/subtype[;name=value]*
         let s = self.pos;
-        while self
-            .peek()
-            .is_some_and(|b| crate::types::is_atom_char(b) && b != b';')
-        {
-            self.pos += 1;
-        }
+        self.skip_while(|b| crate::types::is_atom_char(b) && b != b';');
         if self.pos == s || !self.bytes_between(s, self.pos).contains(&b'/') {
             return self.err("media type");
         }
@@ -717,24 +712,14 @@ impl Parser<'_> {
         }
         while self.eat(b';') {
             let ns = self.pos;
-            while self
-                .peek()
-                .is_some_and(|b| crate::types::is_atom_char(b) && b != b'=' && b != b';')
-            {
-                self.pos += 1;
-            }
+            self.skip_while(|b| crate::types::is_atom_char(b) && b != b'=' && b != b';');
             let n = IString::unchecked(self.slice(ns, self.pos));
             self.expect(b'=', "=")?;
             let v = if self.at(b'"') {
                 IString::unchecked(self.quoted()?)
             } else {
                 let vs = self.pos;
-                while self
-                    .peek()
-                    .is_some_and(|b| crate::types::is_atom_char(b) && b != b';')
-                {
-                    self.pos += 1;
-                }
+                self.skip_while(|b| crate::types::is_atom_char(b) && b != b';');
                 IString::unchecked(self.slice(vs, self.pos))
             };
             params.push((n, v));

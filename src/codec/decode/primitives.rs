@@ -16,9 +16,7 @@ impl Parser<'_> {
     #[inline]
     pub(crate) fn atom_span(&mut self) -> PResult<(usize, usize)> {
         let start = self.pos;
-        while self.peek().is_some_and(is_atom_char) {
-            self.pos += 1;
-        }
+        self.skip_while(is_atom_char);
         if self.pos == start {
             return self.err("atom");
         }
@@ -38,9 +36,7 @@ impl Parser<'_> {
 
     pub(crate) fn tag(&mut self) -> PResult<Tag> {
         let start = self.pos;
-        while self.peek().is_some_and(is_tag_char) {
-            self.pos += 1;
-        }
+        self.skip_while(is_tag_char);
         if self.pos == start {
             return self.err("tag");
         }
@@ -49,21 +45,29 @@ impl Parser<'_> {
 
     #[inline]
     pub(crate) fn number64(&mut self) -> PResult<u64> {
-        let start = self.pos;
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
         let mut v: u64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
+        let mut n = 0;
+        for &d in rest {
+            if !d.is_ascii_digit() {
+                break;
+            }
             v = match v
                 .checked_mul(10)
                 .and_then(|v| v.checked_add(u64::from(d - b'0')))
             {
                 Some(v) => v,
-                None => return self.err("number in range"),
+                None => {
+                    self.pos += n;
+                    return self.err("number in range");
+                }
             };
-            self.pos += 1;
+            n += 1;
         }
-        if self.pos == start {
+        if n == 0 {
             return self.err("number");
         }
+        self.pos += n;
         Ok(v)
     }
 
@@ -175,9 +179,7 @@ impl Parser<'_> {
             Some(b'"') | Some(b'{') => self.string(),
             _ => {
                 let start = self.pos;
-                while self.peek().is_some_and(is_astring_char) {
-                    self.pos += 1;
-                }
+                self.skip_while(is_astring_char);
                 if self.pos == start {
                     return self.err("astring");
                 }
@@ -273,10 +275,12 @@ impl Parser<'_> {
     /// `(flag *(SP flag))` possibly empty.
     pub(crate) fn flag_list(&mut self) -> PResult<Vec<Flag>> {
         self.expect(b'(', "(")?;
-        let mut v = Vec::new();
         if self.eat(b')') {
-            return Ok(v);
+            return Ok(Vec::new());
         }
+        // Room for the system flags and a few keywords up front: one allocation, no growth
+        // for typical lists.
+        let mut v = Vec::with_capacity(8);
         loop {
             v.push(self.flag()?);
             if self.eat(b')') {
@@ -412,9 +416,7 @@ impl Parser<'_> {
                 }
                 if self.at(b'<') {
                     self.pos += 1;
-                    while self.peek().is_some_and(|b| b.is_ascii_digit() || b == b'.') {
-                        self.pos += 1;
-                    }
+                    self.skip_while(|b| b.is_ascii_digit() || b == b'.');
                     self.expect(b'>', ">")?;
                 }
                 Ok(())

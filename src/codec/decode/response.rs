@@ -18,7 +18,16 @@ pub(crate) fn parse_response(p: &mut Parser<'_>) -> PResult<Response> {
         Some(b'*') => {
             p.pos += 1;
             p.sp()?;
-            p.untagged()?
+            if p.peek().is_some_and(|b| b.is_ascii_digit()) {
+                // The push path (`* n FETCH`, `* n EXISTS`, `* n EXPUNGE`) skips the large
+                // stack frame of `untagged`.
+                let raw_start = p.pos;
+                let n = p.number()?;
+                p.sp()?;
+                Response::Data(p.numbered(n, raw_start)?)
+            } else {
+                p.untagged()?
+            }
         }
         _ => {
             let tag = p.tag()?;
@@ -121,13 +130,8 @@ impl Parser<'_> {
         self.resp_text()
     }
 
+    #[inline(never)]
     fn untagged(&mut self) -> PResult<Response> {
-        if self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            let raw_start = self.pos;
-            let n = self.number()?;
-            self.sp()?;
-            return self.numbered(n, raw_start).map(Response::Data);
-        }
         if self.at(b'{') {
             // Generation 1/2 XZIP: `* {n}` CRLF data
             let data = self.literal_any()?.0;
@@ -152,12 +156,9 @@ impl Parser<'_> {
         let start = self.pos;
         let (s, e) = self.atom_span()?;
         let name = self.bytes_between(s, e);
-        let mut up = [0u8; 16];
-        let n: &[u8] = if name.len() <= up.len() {
-            for (d, c) in up.iter_mut().zip(name) {
-                *d = c.to_ascii_uppercase();
-            }
-            up.get(..name.len()).unwrap_or(&[])
+        let mut up = [0u8; 24];
+        let n: &[u8] = if name.len() <= 16 {
+            super::upcase(name, &mut up)
         } else {
             &[]
         };
@@ -276,6 +277,7 @@ impl Parser<'_> {
         }))
     }
 
+    #[inline(never)]
     fn numbered(&mut self, n: u32, raw_start: usize) -> PResult<Data> {
         let start = self.pos;
         let (s, e) = self.atom_span()?;
