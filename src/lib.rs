@@ -56,5 +56,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod codec;
 pub mod types;
