@@ -7,98 +7,13 @@ mod common;
 
 use pimap::codec::{CommandDecoder, DecoderOptions, Dialect, Encode, ResponseDecoder};
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Expect {
-    Both,
-    TolerantOnly,
-    NoPanic,
-}
-
-#[derive(Debug)]
-struct Msg {
-    client: bool,
-    expect: Expect,
-    bytes: Vec<u8>,
-    line: usize,
-}
-
-struct Vector {
-    name: String,
-    expect_header: Option<String>,
-    msgs: Vec<Msg>,
-}
+use common::vecfile::{load_dir, Expect, Vector};
 
 fn load() -> Vec<Vector> {
-    let dir = format!("{}/tests/vectors/pimap", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .expect("vector dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "vec"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read(&p).expect("read vector");
-            let mut msgs: Vec<Msg> = Vec::new();
-            let mut expect_header = None;
-            for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if let Some(h) = line.strip_prefix(b"# expect:") {
-                    expect_header = Some(String::from_utf8_lossy(h).trim().to_string());
-                    continue;
-                }
-                if line.starts_with(b"#") || line.is_empty() || line.starts_with(b"X:") {
-                    continue;
-                }
-                let colon = line
-                    .iter()
-                    .position(|&b| b == b':')
-                    .unwrap_or_else(|| panic!("{}:{}: no marker", p.display(), i + 1));
-                let marker = &line[..colon];
-                let content = line.get(colon + 2..).unwrap_or(&[]);
-                if marker == b"." || marker == b".~" {
-                    let m = msgs
-                        .last_mut()
-                        .unwrap_or_else(|| panic!("{}: '.:' first", p.display()));
-                    m.bytes.extend_from_slice(b"\r\n");
-                    m.bytes.extend_from_slice(content);
-                    continue;
-                }
-                let (client, rest) = match marker.split_first() {
-                    Some((b'C', r)) => (true, r),
-                    Some((b'S', r)) => (false, r),
-                    _ => panic!(
-                        "{}:{}: bad marker {:?}",
-                        p.display(),
-                        i + 1,
-                        String::from_utf8_lossy(marker)
-                    ),
-                };
-                let expect = match rest {
-                    b"" => Expect::Both,
-                    b"~" => Expect::TolerantOnly,
-                    b"?" => Expect::NoPanic,
-                    _ => panic!("{}:{}: bad marker", p.display(), i + 1),
-                };
-                msgs.push(Msg {
-                    client,
-                    expect,
-                    bytes: content.to_vec(),
-                    line: i + 1,
-                });
-            }
-            for m in &mut msgs {
-                m.bytes.extend_from_slice(b"\r\n");
-            }
-            Vector {
-                name: p.file_name().unwrap().to_string_lossy().into_owned(),
-                expect_header,
-                msgs,
-            }
-        })
-        .collect()
+    load_dir(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/pimap"
+    )))
 }
 
 /// What one message decoded to: its `Debug` form (to compare strict with tolerant readings)

@@ -98,10 +98,14 @@ enum Kind {
 /// A command not yet fully written to the wire.
 #[derive(Debug)]
 struct Outgoing {
+    tag: Tag,
+    kind: Kind,
     fragments: VecDeque<Fragment>,
     /// Waits for a `+` after its last fragment (IDLE, AUTHENTICATE).
     waits_after: bool,
-    inflight: InFlight,
+    /// Moved to `in_flight` when the first byte of the command is written: from then on the
+    /// server may answer it (even before a synchronizing literal is accepted).
+    inflight: Option<InFlight>,
 }
 
 /// What a `+` from the server answers.
@@ -261,9 +265,29 @@ impl Client {
         matches!(self.idle, IdleState::Active { .. })
     }
 
+    /// The tag a command was (or will be) sent with, until it completes.
+    pub fn tag_of(&self, handle: CommandHandle) -> Option<&Tag> {
+        self.in_flight
+            .iter()
+            .find(|f| f.handle == handle)
+            .map(|f| &f.tag)
+            .or_else(|| {
+                self.send_queue
+                    .iter()
+                    .filter_map(|o| o.inflight.as_ref())
+                    .find(|f| f.handle == handle)
+                    .map(|f| &f.tag)
+            })
+    }
+
     /// Commands enqueued and not yet completed.
     pub fn outstanding(&self) -> usize {
-        self.send_queue.len() + self.in_flight.len()
+        self.in_flight.len()
+            + self
+                .send_queue
+                .iter()
+                .filter(|o| o.inflight.is_some())
+                .count()
     }
 
     /// The encoding options in use: the dialect (configured or detected) and LITERAL+.
@@ -549,9 +573,11 @@ impl Client {
         let cmd = Command::new(tag.clone(), body);
         let fragments: VecDeque<Fragment> = cmd.fragments(self.encode_options()).into();
         self.send_queue.push_back(Outgoing {
+            tag: tag.clone(),
+            kind: kind.clone(),
             fragments,
             waits_after,
-            inflight: InFlight {
+            inflight: Some(InFlight {
                 handle,
                 tag,
                 command,
@@ -559,7 +585,7 @@ impl Client {
                 data: Vec::new(),
                 truncated: false,
                 macro_run,
-            },
+            }),
         });
         // A new command ends IDLE first.
         if matches!(self.idle, IdleState::Active { .. }) {
@@ -607,7 +633,8 @@ impl Client {
     /// Writes as much of the send queue as the protocol allows.
     fn flush(&mut self) {
         loop {
-            if !matches!(self.awaiting, Awaiting::Nothing) {
+            if !matches!(self.awaiting, Awaiting::Nothing) || self.state == ClientState::Greeting {
+                // Nothing is sent before the greeting.
                 return;
             }
             if !matches!(self.idle, IdleState::Off) || self.compress_pending {
@@ -618,6 +645,10 @@ impl Client {
             let Some(head) = self.send_queue.front_mut() else {
                 return;
             };
+            if let Some(inf) = head.inflight.take() {
+                self.begin(inf);
+                continue;
+            }
             match head.fragments.pop_front() {
                 Some(Fragment::Line(b)) => {
                     let sync_next = matches!(
@@ -638,33 +669,35 @@ impl Client {
                     let Some(out) = self.send_queue.pop_front() else {
                         return;
                     };
-                    let tag = out.inflight.tag.clone();
-                    match out.inflight.kind {
+                    match out.kind {
                         Kind::Idle => {
                             self.idle = IdleState::Starting;
-                            self.awaiting = Awaiting::Idle(tag);
+                            self.awaiting = Awaiting::Idle(out.tag);
                         }
                         Kind::Authenticate { .. } if out.waits_after => {
-                            self.awaiting = Awaiting::Authenticate(tag);
-                        }
-                        Kind::Authenticate { .. } => {}
-                        Kind::Select { ref mailbox } => {
-                            // Responses from now on describe the new mailbox.
-                            self.view = Some(MailboxView::new(mailbox.clone()));
+                            self.awaiting = Awaiting::Authenticate(out.tag);
                         }
                         Kind::Compress => self.compress_pending = true,
                         _ => {}
                     }
-                    if matches!(
-                        out.inflight.kind,
-                        Kind::Login { .. } | Kind::Authenticate { .. }
-                    ) {
-                        self.login = Some(LoginTracker::default());
-                    }
-                    self.in_flight.push_back(out.inflight);
                 }
             }
         }
+    }
+
+    /// The command's first byte is about to be written.
+    fn begin(&mut self, inf: InFlight) {
+        match &inf.kind {
+            Kind::Select { mailbox } => {
+                // Responses from now on describe the new mailbox.
+                self.view = Some(MailboxView::new(mailbox.clone()));
+            }
+            Kind::Login { .. } | Kind::Authenticate { .. } => {
+                self.login = Some(LoginTracker::default());
+            }
+            _ => {}
+        }
+        self.in_flight.push_back(inf);
     }
 
     fn transmit(&mut self, b: Bytes) {
@@ -911,6 +944,14 @@ impl Client {
         let Some(f) = self.in_flight.remove(pos) else {
             return;
         };
+        if self.send_queue.front().is_some_and(|o| o.tag == tag) {
+            // Answered before its synchronizing literal was accepted (a NO/BAD instead of
+            // `+`): the rest of the command is not sent.
+            self.send_queue.pop_front();
+            if matches!(self.awaiting, Awaiting::Literal) {
+                self.awaiting = Awaiting::Nothing;
+            }
+        }
         if matches!(self.awaiting, Awaiting::Authenticate(ref t) | Awaiting::Idle(ref t) if *t == tag)
         {
             self.awaiting = Awaiting::Nothing;

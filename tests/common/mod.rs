@@ -1,6 +1,8 @@
 //! Shared test helpers: detect "other" fallbacks in decoded values.
 #![allow(dead_code)]
 
+pub mod vecfile;
+
 use pimap::types::*;
 
 /// Names of generic fallbacks found anywhere in a response (empty = fully modelled).
