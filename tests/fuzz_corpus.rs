@@ -281,6 +281,38 @@ fn roundtrip(data: &[u8]) {
     }
 }
 
+// ---- fuzz_targets/client.rs ---------------------------------------------------------------
+
+fn client(data: &[u8]) {
+    use pimap::client::{Client, ClientConfig};
+    use std::time::{Duration, Instant};
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let now = Instant::now();
+    let mut c = Client::new(ClientConfig::default());
+    let user = if first & 1 != 0 { "joe#dev" } else { "joe" };
+    let _ = c.login(user, "pw");
+    if first & 2 != 0 {
+        let _ = c.select("INBOX");
+    }
+    if first & 4 != 0 {
+        let _ = c.idle();
+    }
+    if first & 8 != 0 {
+        for p in rest.chunks(7) {
+            c.handle_input(p, now);
+            while c.poll_output().is_some() {}
+        }
+    } else {
+        c.handle_input(rest, now);
+    }
+    let _ = c.noop();
+    let _ = c.done();
+    c.handle_timeout(now + Duration::from_secs(3600));
+    while c.poll_output().is_some() {}
+}
+
 // ---- replay --------------------------------------------------------------------------------
 
 /// A fuzz target: its name and the function that replays one input.
@@ -291,6 +323,7 @@ const TARGETS: &[Target] = &[
     ("response_decoder", response_decoder),
     ("framer", framer),
     ("roundtrip", roundtrip),
+    ("client", client),
 ];
 
 /// Input files of one directory (hidden files and README skipped); empty if it does not exist.

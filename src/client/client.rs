@@ -305,7 +305,11 @@ impl Client {
         self.decoder.feed(bytes);
         loop {
             match self.decoder.next() {
-                Ok(Some(r)) => self.on_response(r, now),
+                Ok(Some(r)) => {
+                    self.on_response(r, now);
+                    // Send what the response unblocked before reading the next one.
+                    self.flush();
+                }
                 Ok(None) => break,
                 Err(e) => self.event(Event::ProtocolError(e)),
             }
