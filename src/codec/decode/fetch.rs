@@ -82,7 +82,7 @@ impl Parser<'_> {
                 part: self.bracket_part()?,
             },
             b"ALL" | b"FAST" | b"FULL" if in_list && self.tolerant() => {
-                FetchAttr::Macro(match name[1] {
+                FetchAttr::Macro(match name.get(1).copied().unwrap_or_default() {
                     b'L' => FetchMacro::All,
                     b'A' => FetchMacro::Fast,
                     _ => FetchMacro::Full,
