@@ -58,4 +58,5 @@
 
 pub mod client;
 pub mod codec;
+pub mod server;
 pub mod types;

@@ -9,6 +9,7 @@
 //! literal bodies, which it skips by count), then a hand-written recursive-descent parser
 //! reads one complete frame. The parser never sees partial input, so it never has to restart.
 
+pub(crate) mod base64;
 pub mod decode;
 mod decoder;
 pub mod dialect;

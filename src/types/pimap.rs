@@ -109,6 +109,25 @@ pub enum Channel {
     Other(Atom),
 }
 
+impl Channel {
+    /// The wire name (`SMS`, `GSMSMS`, `WAP_PUSH`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Channel::Sms => "SMS",
+            Channel::GsmSms => "GSMSMS",
+            Channel::WapPush => "WAP_PUSH",
+            Channel::WapWdp => "WAPWDP",
+            Channel::Mms => "MMS",
+            Channel::Udp => "UDP",
+            Channel::Sip => "SIP",
+            Channel::Jms => "JMS",
+            Channel::None => "NONE",
+            Channel::Other(a) => std::str::from_utf8(a.as_bytes()).unwrap_or("?"),
+        }
+    }
+}
+
+
 /// Out-of-band payload format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutbandFormat {

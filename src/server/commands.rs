@@ -1,0 +1,961 @@
+//! Command execution: RFC 3501 commands dispatched to the store as requests, and the
+//! completion of those requests.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::codec::base64::base64_decode;
+use crate::types::{
+    Code, Command, CommandBody, Data, FetchAttr, FetchItem, FetchItems, Flag, LoginName, Mailbox,
+    NamespaceEntry, SearchKey, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
+};
+
+use super::output::ConnId;
+use super::profile::folder_key;
+use super::request::{Reply, Request, StoreOp};
+use super::server::{Busy, ConnState, Inner, Server, Work};
+use super::session::{SelectedView, Session};
+
+/// What a connection waits for, with what it needs to finish the command.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    Login { tag: Tag, name: LoginName },
+    Select { tag: Tag, mailbox: Mailbox, read_only: bool },
+    Simple { tag: Tag, name: &'static str, no_expunge: bool },
+    Close { tag: Tag },
+    List { tag: Tag, lsub: bool },
+    Status { tag: Tag, mailbox: Mailbox },
+    Append { tag: Tag },
+    Fetch { tag: Tag, uid: bool },
+    Search { tag: Tag, uid: bool },
+    Copy { tag: Tag, name: &'static str },
+    Submit { tag: Tag, save_to: Option<Mailbox>, message: Bytes },
+    SaveCopy { tag: Tag },
+}
+
+impl Pending {
+    fn tag(&self) -> &Tag {
+        match self {
+            Pending::Login { tag, .. }
+            | Pending::Select { tag, .. }
+            | Pending::Simple { tag, .. }
+            | Pending::Close { tag }
+            | Pending::List { tag, .. }
+            | Pending::Status { tag, .. }
+            | Pending::Append { tag }
+            | Pending::Fetch { tag, .. }
+            | Pending::Search { tag, .. }
+            | Pending::Copy { tag, .. }
+            | Pending::Submit { tag, .. }
+            | Pending::SaveCopy { tag } => tag,
+        }
+    }
+}
+
+/// A sequence set naming exactly these numbers (ascending input).
+pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
+    let mut ranges = Vec::new();
+    let mut it = ns.iter().copied().filter_map(std::num::NonZeroU32::new).peekable();
+    while let Some(a) = it.next() {
+        let mut b = a;
+        while let Some(n) = it.peek().copied() {
+            if Some(n.get()) == b.get().checked_add(1) {
+                b = n;
+                it.next();
+            } else {
+                break;
+            }
+        }
+        ranges.push(if a == b {
+            SeqRange::Single(SeqNo::Value(a))
+        } else {
+            SeqRange::Range(SeqNo::Value(a), SeqNo::Value(b))
+        });
+    }
+    SequenceSet::new(ranges).ok()
+}
+
+fn expand_items(items: &FetchItems) -> Vec<FetchAttr> {
+    let mut out: Vec<FetchAttr> = Vec::new();
+    let list = match items {
+        FetchItems::Macro(m) => m.expand(),
+        FetchItems::List(l) => l
+            .iter()
+            .flat_map(|a| match a {
+                FetchAttr::Macro(m) => m.expand(),
+                other => vec![other.clone()],
+            })
+            .collect(),
+    };
+    for a in list {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+impl Server {
+    pub(crate) fn session_of(&self, conn: ConnId) -> Option<&Session> {
+        self.conns
+            .get(&conn)
+            .and_then(|c| c.session)
+            .and_then(|k| self.sessions.get(&k))
+    }
+
+    pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut Session> {
+        let k = self.conns.get(&conn).and_then(|c| c.session)?;
+        self.sessions.get_mut(&k)
+    }
+
+    fn user_of(&self, conn: ConnId) -> Bytes {
+        self.session_of(conn).map(|s| s.user.clone()).unwrap_or_default()
+    }
+
+    fn store_request(&mut self, conn: ConnId, op: StoreOp, pending: Pending) {
+        let user = self.user_of(conn);
+        self.request(conn, Request::Store { user, op }, pending);
+    }
+
+    pub(crate) fn ok(&mut self, conn: ConnId, tag: Tag, code: Option<Code>, text: &str) {
+        self.status(conn, Some(tag), Status::Ok, code, text);
+    }
+
+    pub(crate) fn no(&mut self, conn: ConnId, tag: Tag, text: &str) {
+        self.status(conn, Some(tag), Status::No, None, text);
+    }
+
+    pub(crate) fn bad(&mut self, conn: ConnId, tag: Tag, text: &str) {
+        self.status(conn, Some(tag), Status::Bad, None, text);
+    }
+
+    /// The selected view's UIDs addressed by a sequence set (by UID or by position).
+    fn resolve_set(&self, conn: ConnId, set: &SequenceSet, uid: bool) -> Option<Vec<u32>> {
+        let view = self.session_of(conn)?.selected.as_ref()?;
+        if uid {
+            let max = view.uids.last().copied().unwrap_or(0);
+            Some(
+                view.uids
+                    .iter()
+                    .copied()
+                    .filter(|u| set.contains(*u, max))
+                    .collect(),
+            )
+        } else {
+            let n = view.exists();
+            Some(
+                view.uids
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| u32::try_from(i + 1).is_ok_and(|s| set.contains(s, n)))
+                    .map(|(_, u)| *u)
+                    .collect(),
+            )
+        }
+    }
+
+    fn selected_mailbox(&self, conn: ConnId) -> Option<(Mailbox, bool)> {
+        let v = self.session_of(conn)?.selected.as_ref()?;
+        Some((v.mailbox.clone(), v.read_only))
+    }
+
+    pub(crate) fn run_work(&mut self, conn: ConnId, w: Work, now: Instant) {
+        let busy = self.conns.get(&conn).map(|c| c.busy.clone());
+        match w {
+            Work::Bad(tag, text) => {
+                self.end_idle_if_needed(conn);
+                self.status(conn, tag, Status::Bad, None, &text);
+            }
+            Work::Msg(crate::types::ClientMessage::Done) => match busy {
+                Some(Busy::Idle(tag)) => {
+                    self.end_idle_if_needed(conn);
+                    let _ = tag;
+                }
+                _ => self.status(conn, None, Status::Bad, None, "Unexpected DONE"),
+            },
+            Work::Msg(crate::types::ClientMessage::AuthData(data)) => match busy {
+                Some(Busy::AuthData(tag)) => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.busy = Busy::No;
+                        c.decoder.set_authenticate_data(false);
+                    }
+                    if data.expose().as_ref() == b"*" {
+                        self.bad(conn, tag, "AUTHENTICATE cancelled");
+                    } else {
+                        self.auth_plain(conn, tag, data.expose());
+                    }
+                }
+                _ => self.status(conn, None, Status::Bad, None, "Unexpected data line"),
+            },
+            Work::Msg(crate::types::ClientMessage::Command(cmd)) => {
+                self.end_idle_if_needed(conn);
+                self.execute(conn, cmd, now);
+            }
+            Work::Inner(cmd, inner) => {
+                if let (Inner::Macro(i), Some(c)) = (inner, self.conns.get_mut(&conn)) {
+                    c.inner = Some((cmd.tag.clone(), i));
+                }
+                self.execute(conn, cmd, now);
+            }
+            Work::EndMacro(tag) => {
+                let failed = self.conns.get_mut(&conn).and_then(|c| c.macro_failed.take());
+                match failed {
+                    None => self.ok(conn, tag, None, "XMACRO completed"),
+                    Some(i) => self.status(
+                        conn,
+                        Some(tag),
+                        Status::No,
+                        Some(Code::XMacroFailed(i)),
+                        "XMACRO command failed",
+                    ),
+                }
+            }
+            Work::EndZip(tag, start) => self.end_zip(conn, tag, start),
+        }
+    }
+
+    /// Leave IDLE (DONE, or any other input while idling): due events, then the tagged OK.
+    fn end_idle_if_needed(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if let Busy::Idle(tag) = std::mem::replace(&mut c.busy, Busy::No) {
+            self.deliver(conn, false);
+            self.ok(conn, tag, None, "IDLE terminated");
+        } else if let Busy::AuthData(tag) = &c.busy {
+            let tag = tag.clone();
+            c.busy = Busy::No;
+            c.decoder.set_authenticate_data(false);
+            self.bad(conn, tag, "AUTHENTICATE aborted");
+        }
+    }
+
+    fn execute(&mut self, conn: ConnId, cmd: Command, now: Instant) {
+        let Some(state) = self.conns.get(&conn).map(|c| c.state) else {
+            return;
+        };
+        let tag = cmd.tag;
+        use CommandBody as B;
+        match cmd.body {
+            B::Capability => {
+                let caps = self.config.capabilities.clone();
+                self.send_data(conn, Data::Capability(caps));
+                self.deliver(conn, false);
+                self.ok(conn, tag, None, "CAPABILITY completed");
+            }
+            B::Noop | B::Check => {
+                self.deliver(conn, false);
+                self.ok(conn, tag, None, "completed");
+            }
+            B::Logout => {
+                self.status(conn, None, Status::Bye, None, "Logging out");
+                self.ok(conn, tag, None, "LOGOUT completed");
+                // LOGOUT ends a device session: its queues are discarded (spec §1.6).
+                if let Some(k) = self.conns.get(&conn).and_then(|c| c.session) {
+                    self.end_session(k);
+                }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.state = ConnState::Logout;
+                }
+                self.close_conn(conn, now);
+            }
+            B::StartTls => self.bad(conn, tag, "STARTTLS is not offered"),
+            B::Login { username, password } => {
+                if state != ConnState::NotAuthenticated {
+                    return self.bad(conn, tag, "Already authenticated");
+                }
+                let name = LoginName::parse(username.as_bytes());
+                let request = Request::Authenticate {
+                    user: name.user.clone(),
+                    domain: name.domain.clone(),
+                    password: crate::types::Secret::new(Bytes::copy_from_slice(
+                        password.expose().as_bytes(),
+                    )),
+                };
+                self.request(conn, request, Pending::Login { tag, name });
+            }
+            B::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                if state != ConnState::NotAuthenticated {
+                    return self.bad(conn, tag, "Already authenticated");
+                }
+                if !mechanism.as_bytes().eq_ignore_ascii_case(b"PLAIN") {
+                    return self.no(conn, tag, "Unsupported authentication mechanism");
+                }
+                match initial_response {
+                    Some(ir) => self.auth_plain(conn, tag, ir.expose()),
+                    None => {
+                        self.continuation(conn, "");
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.busy = Busy::AuthData(tag);
+                            c.decoder.set_authenticate_data(true);
+                        }
+                    }
+                }
+            }
+            _ if state == ConnState::NotAuthenticated => {
+                self.bad(conn, tag, "Log in first")
+            }
+            B::Select { mailbox, .. } => self.select(conn, tag, mailbox, false),
+            B::Examine { mailbox, .. } => self.select(conn, tag, mailbox, true),
+            B::Create { mailbox } => self.simple(conn, tag, StoreOp::Create { mailbox }, "CREATE"),
+            B::Delete { mailbox } => self.simple(conn, tag, StoreOp::Delete { mailbox }, "DELETE"),
+            B::Rename { from, to } => self.simple(conn, tag, StoreOp::Rename { from, to }, "RENAME"),
+            B::Subscribe { mailbox } => self.simple(
+                conn,
+                tag,
+                StoreOp::Subscribe {
+                    mailbox,
+                    subscribe: true,
+                },
+                "SUBSCRIBE",
+            ),
+            B::Unsubscribe { mailbox } => self.simple(
+                conn,
+                tag,
+                StoreOp::Subscribe {
+                    mailbox,
+                    subscribe: false,
+                },
+                "UNSUBSCRIBE",
+            ),
+            B::List {
+                reference,
+                patterns,
+                ..
+            } => {
+                let Some(pattern) = patterns.into_iter().next() else {
+                    return self.bad(conn, tag, "LIST needs a pattern");
+                };
+                let op = StoreOp::List {
+                    reference,
+                    pattern,
+                    subscribed_only: false,
+                };
+                self.store_request(conn, op, Pending::List { tag, lsub: false });
+            }
+            B::Lsub { reference, pattern } => {
+                let op = StoreOp::List {
+                    reference,
+                    pattern,
+                    subscribed_only: true,
+                };
+                self.store_request(conn, op, Pending::List { tag, lsub: true });
+            }
+            B::Status { mailbox, items } => {
+                let op = StoreOp::Status {
+                    mailbox: mailbox.clone(),
+                    items,
+                };
+                self.store_request(conn, op, Pending::Status { tag, mailbox });
+            }
+            B::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                let op = StoreOp::Append {
+                    mailbox,
+                    flags,
+                    date,
+                    message: message.data.clone(),
+                };
+                self.store_request(conn, op, Pending::Append { tag });
+            }
+            B::AppendCompose { .. } => self.no(conn, tag, "XCOMPOSE is not supported"),
+            B::Idle => {
+                self.continuation(conn, "idling");
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.busy = Busy::Idle(tag);
+                }
+                self.deliver(conn, false);
+            }
+            B::Enable(_) => {
+                self.send_data(conn, Data::Enabled(Vec::new()));
+                self.ok(conn, tag, None, "ENABLE completed");
+            }
+            B::Id(_) => {
+                self.send_data(conn, Data::Id(None));
+                self.ok(conn, tag, None, "ID completed");
+            }
+            B::Namespace => {
+                let personal: Vec<NamespaceEntry> = crate::types::IString::try_from("")
+                    .ok()
+                    .map(|prefix| NamespaceEntry {
+                        prefix,
+                        delimiter: Some(b'/'),
+                        extensions: None,
+                    })
+                    .into_iter()
+                    .collect();
+                self.send_data(
+                    conn,
+                    Data::Namespace {
+                        personal,
+                        other: Vec::new(),
+                        shared: Vec::new(),
+                    },
+                );
+                self.ok(conn, tag, None, "NAMESPACE completed");
+            }
+            B::Compress { .. } => self.no(conn, tag, "COMPRESS is not offered"),
+            body @ (B::XProvision { .. }
+            | B::XSetPimapPref { .. }
+            | B::XGetPimapPrefs { .. }
+            | B::XFilter(_)
+            | B::XTerse(_)
+            | B::XZip(_)
+            | B::XDeliver(_)
+            | B::XConvert(_)
+            | B::XPSearch { .. }
+            | B::XMacro(_)) => self.pimap_command(conn, tag, body, now),
+            _ if state != ConnState::Selected => self.bad(conn, tag, "No mailbox selected"),
+            B::Unselect => {
+                self.unselect(conn);
+                self.ok(conn, tag, None, "UNSELECT completed");
+            }
+            B::Close => match self.selected_mailbox(conn) {
+                Some((mailbox, false)) => {
+                    // Expunge silently: the expunges are queued, not sent, and the folder
+                    // is unselected when the store answers.
+                    let op = StoreOp::Expunge {
+                        mailbox,
+                        uids: None,
+                    };
+                    self.store_request(conn, op, Pending::Close { tag });
+                }
+                _ => {
+                    self.unselect(conn);
+                    self.ok(conn, tag, None, "CLOSE completed");
+                }
+            },
+            B::Expunge => self.expunge(conn, tag, None),
+            B::UidExpunge(set) => {
+                let uids = self.resolve_set(conn, &set, true).unwrap_or_default();
+                self.expunge(conn, tag, Some(uids));
+            }
+            B::Search {
+                uid,
+                charset,
+                criteria,
+            } => {
+                let Some((mailbox, _)) = self.selected_mailbox(conn) else {
+                    return self.bad(conn, tag, "No mailbox selected");
+                };
+                let criteria = self.rewrite_search(conn, criteria);
+                let op = StoreOp::Search {
+                    mailbox,
+                    charset,
+                    criteria,
+                };
+                self.store_request(conn, op, Pending::Search { tag, uid });
+            }
+            B::Fetch {
+                uid, set, items, ..
+            } => {
+                let Some((mailbox, _)) = self.selected_mailbox(conn) else {
+                    return self.bad(conn, tag, "No mailbox selected");
+                };
+                let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
+                if uids.is_empty() {
+                    self.deliver(conn, !uid);
+                    return self.ok(conn, tag, None, "FETCH completed");
+                }
+                let mut items = expand_items(&items);
+                if uid && !items.contains(&FetchAttr::Uid) {
+                    items.insert(0, FetchAttr::Uid);
+                }
+                let op = StoreOp::Fetch {
+                    mailbox,
+                    uids,
+                    items,
+                };
+                self.store_request(conn, op, Pending::Fetch { tag, uid });
+            }
+            B::Store {
+                uid,
+                set,
+                kind,
+                flags,
+                ..
+            } => {
+                let Some((mailbox, read_only)) = self.selected_mailbox(conn) else {
+                    return self.bad(conn, tag, "No mailbox selected");
+                };
+                if read_only {
+                    return self.no(conn, tag, "Mailbox is read-only");
+                }
+                let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
+                if uids.is_empty() {
+                    self.deliver(conn, !uid);
+                    return self.ok(conn, tag, None, "STORE completed");
+                }
+                let op = StoreOp::StoreFlags {
+                    mailbox,
+                    uids,
+                    kind,
+                    flags,
+                };
+                self.store_request(
+                    conn,
+                    op,
+                    Pending::Simple {
+                        tag,
+                        name: "STORE",
+                        no_expunge: !uid,
+                    },
+                );
+            }
+            B::Copy { uid, set, mailbox } => self.copy(conn, tag, uid, set, mailbox, false),
+            B::Move { uid, set, mailbox } => self.copy(conn, tag, uid, set, mailbox, true),
+        }
+    }
+
+    fn copy(
+        &mut self,
+        conn: ConnId,
+        tag: Tag,
+        uid: bool,
+        set: SequenceSet,
+        to: Mailbox,
+        remove: bool,
+    ) {
+        let Some((mailbox, read_only)) = self.selected_mailbox(conn) else {
+            return self.bad(conn, tag, "No mailbox selected");
+        };
+        if remove && read_only {
+            return self.no(conn, tag, "Mailbox is read-only");
+        }
+        let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
+        let name = if remove { "MOVE" } else { "COPY" };
+        if uids.is_empty() {
+            return self.ok(conn, tag, None, "nothing to do");
+        }
+        let op = StoreOp::Copy {
+            mailbox,
+            uids,
+            to,
+            remove,
+        };
+        self.store_request(conn, op, Pending::Copy { tag, name });
+    }
+
+    fn expunge(&mut self, conn: ConnId, tag: Tag, uids: Option<Vec<u32>>) {
+        let Some((mailbox, read_only)) = self.selected_mailbox(conn) else {
+            return self.bad(conn, tag, "No mailbox selected");
+        };
+        if read_only {
+            return self.no(conn, tag, "Mailbox is read-only");
+        }
+        let op = StoreOp::Expunge { mailbox, uids };
+        self.store_request(
+            conn,
+            op,
+            Pending::Simple {
+                tag,
+                name: "EXPUNGE",
+                no_expunge: false,
+            },
+        );
+    }
+
+    pub(crate) fn unselect(&mut self, conn: ConnId) {
+        if let Some(s) = self.session_mut(conn) {
+            s.selected = None;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if c.state == ConnState::Selected {
+                c.state = ConnState::Authenticated;
+            }
+        }
+    }
+
+    fn select(&mut self, conn: ConnId, tag: Tag, mailbox: Mailbox, read_only: bool) {
+        // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
+        self.unselect(conn);
+        let op = StoreOp::Select {
+            mailbox: mailbox.clone(),
+            read_only,
+        };
+        self.store_request(
+            conn,
+            op,
+            Pending::Select {
+                tag,
+                mailbox,
+                read_only,
+            },
+        );
+    }
+
+    fn simple(&mut self, conn: ConnId, tag: Tag, op: StoreOp, name: &'static str) {
+        self.store_request(
+            conn,
+            op,
+            Pending::Simple {
+                tag,
+                name,
+                no_expunge: false,
+            },
+        );
+    }
+
+    /// Sequence-set keys name positions in the device's view: rewrite them as UID sets.
+    fn rewrite_search(&self, conn: ConnId, criteria: Vec<SearchKey>) -> Vec<SearchKey> {
+        fn walk(k: SearchKey, view: &[u32]) -> SearchKey {
+            match k {
+                SearchKey::SequenceSet(set) => {
+                    let n = u32::try_from(view.len()).unwrap_or(u32::MAX);
+                    let uids: Vec<u32> = view
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| u32::try_from(i + 1).is_ok_and(|s| set.contains(s, n)))
+                        .map(|(_, u)| *u)
+                        .collect();
+                    match set_of(&uids) {
+                        Some(s) => SearchKey::Uid(s),
+                        None => SearchKey::None,
+                    }
+                }
+                SearchKey::Not(b) => SearchKey::Not(Box::new(walk(*b, view))),
+                SearchKey::Or(a, b) => {
+                    SearchKey::Or(Box::new(walk(*a, view)), Box::new(walk(*b, view)))
+                }
+                SearchKey::And(v) => SearchKey::And(v.into_iter().map(|k| walk(k, view)).collect()),
+                other => other,
+            }
+        }
+        let view: &[u32] = self
+            .session_of(conn)
+            .and_then(|s| s.selected.as_ref())
+            .map(|v| v.uids.as_slice())
+            .unwrap_or(&[]);
+        criteria.into_iter().map(|k| walk(k, view)).collect()
+    }
+
+    fn auth_plain(&mut self, conn: ConnId, tag: Tag, data: &[u8]) {
+        let Some(raw) = base64_decode(data) else {
+            return self.bad(conn, tag, "Invalid base64");
+        };
+        let mut parts = raw.split(|b| *b == 0);
+        let (_authz, authc, pass) = (parts.next(), parts.next(), parts.next());
+        let (Some(authc), Some(pass)) = (authc, pass) else {
+            return self.bad(conn, tag, "Malformed PLAIN response");
+        };
+        let name = LoginName::parse(authc);
+        let request = Request::Authenticate {
+            user: name.user.clone(),
+            domain: name.domain.clone(),
+            password: crate::types::Secret::new(Bytes::copy_from_slice(pass)),
+        };
+        self.request(conn, request, Pending::Login { tag, name });
+    }
+
+    /// A request completed for a live connection.
+    pub(crate) fn finish(&mut self, conn: ConnId, pending: Pending, reply: Reply, now: Instant) {
+        if let Reply::No { code, text } = &reply {
+            let tag = pending.tag().clone();
+            match pending {
+                Pending::Login { .. } => {
+                    let code = crate::types::Atom::new(&b"AUTHENTICATIONFAILED"[..])
+                        .ok()
+                        .map(|name| Code::Other { name, args: None });
+                    return self.status(conn, Some(tag), Status::No, code, "Authentication failed");
+                }
+                Pending::SaveCopy { .. } => {
+                    let t = format!("Message sent but not saved: {text}");
+                    return self.status(conn, Some(tag), Status::No, code.clone(), &t);
+                }
+                _ => {}
+            }
+            self.deliver(conn, false);
+            return self.status(conn, Some(tag), Status::No, code.clone(), text);
+        }
+        match (pending, reply) {
+            (Pending::Login { tag, name }, Reply::Ok) => self.login_ok(conn, tag, name, now),
+            (
+                Pending::Select {
+                    tag,
+                    mailbox,
+                    read_only,
+                },
+                Reply::Selected(snap),
+            ) => self.select_ok(conn, tag, mailbox, read_only || snap.read_only, snap),
+            (
+                Pending::Simple {
+                    tag,
+                    name,
+                    no_expunge,
+                },
+                Reply::Ok,
+            ) => {
+                self.deliver(conn, no_expunge);
+                self.ok(conn, tag, None, &format!("{name} completed"));
+            }
+            (Pending::Close { tag }, Reply::Ok) => {
+                self.unselect(conn);
+                self.ok(conn, tag, None, "CLOSE completed");
+            }
+            (Pending::List { tag, lsub }, Reply::List(entries)) => {
+                for e in entries {
+                    self.send_data(conn, if lsub { Data::Lsub(e) } else { Data::List(e) });
+                }
+                self.deliver(conn, false);
+                self.ok(conn, tag, None, if lsub { "LSUB completed" } else { "LIST completed" });
+            }
+            (Pending::Status { tag, mailbox }, Reply::Status(items)) => {
+                self.send_data(conn, Data::Status { mailbox, items });
+                self.deliver(conn, false);
+                self.ok(conn, tag, None, "STATUS completed");
+            }
+            (Pending::Append { tag }, Reply::Appended { uid_validity, uid }) => {
+                self.deliver(conn, false);
+                let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
+                self.ok(conn, tag, code, "APPEND completed");
+            }
+            (Pending::Fetch { tag, uid }, Reply::Fetched(rows)) => {
+                let mut out = Vec::with_capacity(rows.len());
+                if let Some(view) = self.session_of(conn).and_then(|s| s.selected.as_ref()) {
+                    for (u, mut items) in rows {
+                        let Some(seq) = view.seq_of(u) else { continue };
+                        if uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
+                            items.insert(0, FetchItem::Uid(u));
+                        }
+                        out.push(Data::Fetch { seq, items });
+                    }
+                }
+                for d in out {
+                    self.send_data(conn, d);
+                }
+                self.deliver(conn, !uid);
+                self.ok(conn, tag, None, "FETCH completed");
+            }
+            (Pending::Search { tag, uid }, Reply::Searched(uids)) => {
+                let ids: Vec<u32> = match self.session_of(conn).and_then(|s| s.selected.as_ref()) {
+                    Some(view) => uids
+                        .iter()
+                        .filter_map(|u| view.seq_of(*u).map(|s| if uid { *u } else { s }))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                self.send_data(conn, Data::Search { ids, modseq: None });
+                self.deliver(conn, !uid);
+                self.ok(conn, tag, None, "SEARCH completed");
+            }
+            (
+                Pending::Copy { tag, name },
+                Reply::Copied {
+                    uid_validity,
+                    source,
+                    destination,
+                },
+            ) => {
+                self.deliver(conn, false);
+                let code = match (set_of(&source), set_of(&destination)) {
+                    (Some(source), Some(destination)) => {
+                        Some(Code::CopyUid {
+                            uid_validity,
+                            source,
+                            destination,
+                        })
+                    }
+                    _ => None,
+                };
+                self.ok(conn, tag, code, &format!("{name} completed"));
+            }
+            (
+                Pending::Submit {
+                    tag,
+                    save_to,
+                    message,
+                },
+                Reply::Submitted | Reply::Ok,
+            ) => match save_to {
+                Some(mailbox) => {
+                    let op = StoreOp::Append {
+                        mailbox,
+                        flags: vec![Flag::Seen],
+                        date: None,
+                        message,
+                    };
+                    self.store_request(conn, op, Pending::SaveCopy { tag });
+                }
+                None => {
+                    self.deliver(conn, false);
+                    self.ok(conn, tag, None, "XDELIVER completed");
+                }
+            },
+            (Pending::SaveCopy { tag }, Reply::Appended { uid_validity, uid }) => {
+                self.deliver(conn, false);
+                let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
+                self.ok(conn, tag, code, "XDELIVER completed");
+            }
+            (p, _) => {
+                let tag = p.tag().clone();
+                self.no(conn, tag, "Store returned an unexpected reply");
+            }
+        }
+    }
+
+    /// A request completed after its connection went away: nothing to answer.
+    pub(crate) fn finish_detached(&mut self, _pending: Pending, _reply: Reply, _now: Instant) {}
+
+    fn select_ok(
+        &mut self,
+        conn: ConnId,
+        tag: Tag,
+        mailbox: Mailbox,
+        read_only: bool,
+        snap: super::request::MailboxSnapshot,
+    ) {
+        let key = folder_key(&mailbox);
+        let clock = self.clock;
+        let Some(s) = self.session_mut(conn) else {
+            return self.no(conn, tag, "No session");
+        };
+        let filter = if s.is_device() {
+            s.profile.view_filter(&key).cloned()
+        } else {
+            None
+        };
+        let uids: Vec<u32> = snap
+            .messages
+            .iter()
+            .filter(|m| filter.as_ref().is_none_or(|f| f.matches(&m.props, &clock)))
+            .map(|m| m.uid)
+            .collect();
+        let view = SelectedView {
+            mailbox: mailbox.clone(),
+            key,
+            read_only,
+            uids,
+        };
+        let exists = view.exists();
+        s.select(view);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = ConnState::Selected;
+        }
+        self.send_data(conn, Data::Flags(snap.flags.clone()));
+        self.send_data(conn, Data::Exists(exists));
+        self.send_data(conn, Data::Recent(0));
+        self.status(conn, None, Status::Ok, Some(Code::UidValidity(snap.uid_validity)), "UIDs valid");
+        self.status(conn, None, Status::Ok, Some(Code::UidNext(snap.uid_next)), "Predicted next UID");
+        self.status(
+            conn,
+            None,
+            Status::Ok,
+            Some(Code::PermanentFlags(snap.permanent_flags.clone())),
+            "Limited",
+        );
+        self.deliver(conn, false);
+        let code = if read_only {
+            Code::ReadOnly
+        } else {
+            Code::ReadWrite
+        };
+        self.ok(conn, tag, Some(code), if read_only { "EXAMINE completed" } else { "SELECT completed" });
+    }
+
+    fn login_ok(&mut self, conn: ConnId, tag: Tag, name: LoginName, now: Instant) {
+        let Some(device) = name.device.clone() else {
+            // Plain IMAP session: per connection, no filters, not resumable.
+            let sk = self.next_session_key();
+            let mut s = Session::new(name.user.clone(), None, None, String::new(), Default::default(), now);
+            s.conn = Some(conn);
+            self.sessions.insert(sk, s);
+            self.index_session(sk, name.user);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session = Some(sk);
+                c.state = ConnState::Authenticated;
+            }
+            return self.ok(conn, tag, None, "LOGIN completed");
+        };
+        let key = (name.user.clone(), device.clone());
+        let draft08 = self.config.dialect != crate::codec::Dialect::Draft01;
+        if let Some(sk) = self.registry.get(&key).copied() {
+            // Resume (spec §6.2).
+            let other = self.sessions.get(&sk).and_then(|s| s.conn);
+            if let Some(other) = other.filter(|o| *o != conn) {
+                if let Some(oc) = self.conns.get_mut(&other) {
+                    oc.session = None;
+                }
+                self.status(other, None, Status::Bye, None, "Session resumed on another connection");
+                self.close_conn(other, now);
+            }
+            let (state, folder, sid) = match self.sessions.get_mut(&sk) {
+                Some(s) => {
+                    s.conn = Some(conn);
+                    s.last_active = now;
+                    (
+                        if s.selected.is_some() {
+                            SessionState::Selected
+                        } else {
+                            SessionState::Authenticated
+                        },
+                        s.selected.as_ref().map(|v| v.mailbox.clone()),
+                        s.sid.clone(),
+                    )
+                }
+                None => return self.no(conn, tag, "Session lost"),
+            };
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session = Some(sk);
+                c.state = if folder.is_some() {
+                    ConnState::Selected
+                } else {
+                    ConnState::Authenticated
+                };
+            }
+            self.send_data(conn, Data::Session(state));
+            if let Some(f) = folder {
+                self.send_data(conn, Data::Folder(f));
+            }
+            self.deliver(conn, false);
+            if draft08 {
+                self.send_sid(conn, &sid);
+            }
+            return self.ok(conn, tag, None, "LOGIN completed");
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            return self.no(conn, tag, "Too many sessions");
+        }
+        let profile = self
+            .persistence
+            .load(&name.user, &device)
+            .unwrap_or_default();
+        let sid = super::random::session_id(self.rng.as_mut(), self.config.session_id_len);
+        let sk = self.next_session_key();
+        let mut s = Session::new(name.user.clone(), Some(device), name.domain.clone(), sid.clone(), profile, now);
+        s.conn = Some(conn);
+        self.sessions.insert(sk, s);
+        self.registry.insert(key, sk);
+        self.index_session(sk, name.user);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(sk);
+            c.state = ConnState::Authenticated;
+        }
+        if draft08 {
+            self.send_sid(conn, &sid);
+        }
+        self.ok(conn, tag, None, "LOGIN completed");
+    }
+
+    fn send_sid(&mut self, conn: ConnId, sid: &str) {
+        if let Ok(a) = crate::types::Atom::new(Bytes::copy_from_slice(sid.as_bytes())) {
+            self.send_data(conn, Data::SessionId(crate::types::Secret::new(a)));
+        }
+    }
+
+    pub(crate) fn push_front_work(&mut self, conn: ConnId, items: Vec<Work>) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            for w in items.into_iter().rev() {
+                c.work.push_front(w);
+            }
+        }
+    }
+}
+

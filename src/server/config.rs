@@ -1,0 +1,127 @@
+//! Server configuration and its limits.
+
+use std::time::Duration;
+
+use crate::codec::{DecoderOptions, Dialect};
+use crate::types::{Atom, Capability};
+
+/// What XPROVISION advertises (spec §3.5): the values the server allows for each
+/// preference and where the notification service listens. XSETPIMAPPREF values are
+/// validated against these lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Provisioning {
+    /// Allowed PIMAP_OUTBAND_CHANNEL values.
+    pub channels: Vec<&'static str>,
+    /// Allowed PIMAP_EVENT_FILTER values.
+    pub event_filters: Vec<&'static str>,
+    /// Allowed PIMAP_OUTBAND_FORMAT values.
+    pub outband_formats: Vec<&'static str>,
+    /// PIMAP_NOTIFICATION_ADDRESS (where a device registers with HELLO), if any.
+    pub notification_address: Option<String>,
+    /// PIMAP_NOTIFICATION_PORT.
+    pub notification_port: Option<u16>,
+}
+
+impl Default for Provisioning {
+    fn default() -> Self {
+        Self {
+            channels: vec!["SMS", "GSMSMS", "WAP_PUSH", "WAPWDP", "MMS", "UDP", "SIP", "NONE"],
+            event_filters: vec!["ALL", "NONE", "NEW"],
+            outband_formats: vec!["EMN", "EXTENDED"],
+            notification_address: None,
+            notification_port: None,
+        }
+    }
+}
+
+/// Configuration of a [`Server`](super::Server). Every limit is documented here; going over
+/// one yields a typed refusal (BAD/NO, or `* RESYNC` for event queues), never unbounded
+/// memory.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The dialect sent (draft -08 by default; -01 also supported).
+    pub dialect: Dialect,
+    /// Capabilities in the greeting and CAPABILITY (default from [`default_capabilities`]).
+    pub capabilities: Vec<Capability>,
+    /// Greeting text.
+    pub greeting: String,
+    /// Detached device sessions expire after this much inactivity (default 1 hour: the
+    /// drafts ask for at least one hour).
+    pub session_expiry: Duration,
+    /// A connection with no input for this long is logged out (RFC 3501: at least 30
+    /// minutes; also bounds IDLE).
+    pub autologout: Duration,
+    /// Events queued per folder and device; on overflow the queue is dropped and the device
+    /// is owed `* RESYNC` (default 10 000).
+    pub max_queued_events: usize,
+    /// Folder events (create/delete/rename) queued per device (default 1 000).
+    pub max_folder_events: usize,
+    /// Commands read ahead of the one being executed (default 256); more closes the
+    /// connection with BYE.
+    pub max_pipelined: usize,
+    /// Open connections (default 10 000); `accept` beyond it returns an error.
+    pub max_connections: usize,
+    /// Device sessions kept (default 1 000 000); a new device beyond it is refused with NO.
+    pub max_sessions: usize,
+    /// XMACRO definitions per device (default 64).
+    pub max_macros: usize,
+    /// Length of generated session ids (default 22 characters, about 131 bits).
+    pub session_id_len: usize,
+    /// Command decoding limits and tolerance.
+    pub decoder: DecoderOptions,
+    /// What XPROVISION advertises.
+    pub provisioning: Provisioning,
+    /// Domain used in EMN `mailat:` addresses when the login name has none.
+    pub mail_domain: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::new(Dialect::Draft08)
+    }
+}
+
+impl ServerConfig {
+    /// Defaults for a dialect.
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            capabilities: default_capabilities(dialect),
+            greeting: "pimap server ready".into(),
+            session_expiry: Duration::from_secs(3600),
+            autologout: Duration::from_secs(30 * 60),
+            max_queued_events: 10_000,
+            max_folder_events: 1_000,
+            max_pipelined: 256,
+            max_connections: 10_000,
+            max_sessions: 1_000_000,
+            max_macros: 64,
+            session_id_len: 22,
+            decoder: DecoderOptions::default(),
+            provisioning: Provisioning::default(),
+            mail_domain: "localhost".into(),
+        }
+    }
+}
+
+/// The capabilities a server built on this crate offers for a dialect (spec §2.3 / §10.3).
+pub fn default_capabilities(dialect: Dialect) -> Vec<Capability> {
+    let names: &[&str] = match dialect {
+        Dialect::Draft01 => &[
+            "IMAP4rev1", "IDLE", "LITERAL+", "UIDPLUS", "AUTH=PLAIN", "XPIMAPPREF", "XTERSE",
+            "XFILTER", "XZIP", "XDELIVER", "XPROVISION", "XMACRO",
+        ],
+        // Individual atoms plus the revision marker: the version atom xPIMAPv1r1 would also
+        // promise XCONVERT, which this server does not serve.
+        _ => &[
+            "IMAP4rev1", "IDLE", "LITERAL+", "UIDPLUS", "AUTH=PLAIN", "xPIMAPcomplyrev08",
+            "XPIMAPPREF", "XFILTER", "XZIP", "XDELIVER", "XPROVISION", "XMACRO",
+        ],
+    };
+    names
+        .iter()
+        .filter_map(|n| Atom::new(n.as_bytes().to_vec()).ok().map(Capability))
+        .collect()
+}

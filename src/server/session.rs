@@ -1,0 +1,378 @@
+//! Device sessions: the P-IMAP session object of spec §6.1 (selected folder, per-folder event
+//! queues, RESYNC debt), which outlives connections.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::types::{
+    Data, EventFilter, FetchAttr, FetchItem, FetchItems, Flag, ListEntry, Mailbox, NewFormat,
+};
+
+use super::change::MailboxChange;
+use super::filter::SearchClock;
+use super::output::ConnId;
+use super::profile::{folder_key, DeviceProfile};
+use super::props::MessageProps;
+
+/// A message event waiting to be delivered, in UID terms (sequence numbers are computed at
+/// delivery against what the client has seen, so queued streams renumber exactly as a
+/// continuously connected client would see them, spec §6.6).
+#[derive(Debug, Clone)]
+pub(crate) enum QueuedEvent {
+    New {
+        uid: u32,
+        flags: Vec<Flag>,
+        props: Arc<MessageProps>,
+    },
+    Flags {
+        uid: u32,
+        flags: Vec<Flag>,
+    },
+    Expunge {
+        uid: u32,
+    },
+}
+
+/// A folder event (always pushed).
+#[derive(Debug, Clone)]
+pub(crate) enum FolderEvent {
+    Created(Mailbox),
+    Deleted(Mailbox),
+    Renamed { to: Mailbox },
+}
+
+/// The selected mailbox as the client has seen it: UIDs in sequence-number order.
+#[derive(Debug, Clone)]
+pub(crate) struct SelectedView {
+    pub mailbox: Mailbox,
+    pub key: Bytes,
+    pub read_only: bool,
+    pub uids: Vec<u32>,
+}
+
+impl SelectedView {
+    /// The sequence number of a UID.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.uids
+            .binary_search(&uid)
+            .ok()
+            .and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// The number of messages.
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.uids.len()).unwrap_or(u32::MAX)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FolderQueue {
+    pub events: VecDeque<QueuedEvent>,
+    /// Index just after the last pushed event (events before it are due in band now).
+    pub pushed_upto: usize,
+}
+
+/// How an event was classified (spec §1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Not in the mobile repository: not an event.
+    Ignored,
+    /// Delivered on the next response.
+    Polled,
+    /// Pushed in band (IDLE / INBAND_PUSH) or out of band.
+    Pushed,
+}
+
+/// One device session (or the per-connection session of a plain IMAP login).
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub user: Bytes,
+    /// `None` for a plain IMAP session (no device id): no filters, not persisted, every
+    /// change is pushed while idling as in ordinary IMAP.
+    pub device: Option<Bytes>,
+    pub domain: Option<Bytes>,
+    pub sid: String,
+    pub profile: DeviceProfile,
+    pub selected: Option<SelectedView>,
+    pub queues: HashMap<Bytes, FolderQueue>,
+    pub folder_events: VecDeque<FolderEvent>,
+    pub owes_resync: bool,
+    pub conn: Option<ConnId>,
+    pub last_active: Instant,
+    pub notify_seq: u64,
+}
+
+impl Session {
+    pub fn new(
+        user: Bytes,
+        device: Option<Bytes>,
+        domain: Option<Bytes>,
+        sid: String,
+        profile: DeviceProfile,
+        now: Instant,
+    ) -> Self {
+        Self {
+            user,
+            device,
+            domain,
+            sid,
+            profile,
+            selected: None,
+            queues: HashMap::new(),
+            folder_events: VecDeque::new(),
+            owes_resync: false,
+            conn: None,
+            last_active: now,
+            notify_seq: 0,
+        }
+    }
+
+    pub fn is_device(&self) -> bool {
+        self.device.is_some()
+    }
+
+    /// Classify a message change for this device (spec §1.2).
+    pub fn classify(&self, key: &Bytes, change: &MailboxChange, clock: &SearchClock) -> Class {
+        let props = match change {
+            MailboxChange::New { props, .. }
+            | MailboxChange::Flags { props, .. }
+            | MailboxChange::Expunge { props, .. } => props,
+            _ => return Class::Pushed,
+        };
+        if !self.is_device() {
+            return Class::Pushed;
+        }
+        if let Some(view) = self.profile.view_filter(key) {
+            if !view.matches(props, clock) {
+                return Class::Ignored;
+            }
+        }
+        let kind_ok = match self.profile.prefs.event_filter {
+            EventFilter::All => true,
+            EventFilter::None => false,
+            EventFilter::New => matches!(change, MailboxChange::New { .. }),
+        };
+        let notify_ok = self
+            .profile
+            .notification_filter(key)
+            .is_some_and(|f| f.matches(props, clock));
+        if kind_ok && notify_ok {
+            Class::Pushed
+        } else {
+            Class::Polled
+        }
+    }
+
+    /// Queue a message event; on overflow drop the folder's queue and owe RESYNC.
+    pub fn enqueue(&mut self, key: Bytes, ev: QueuedEvent, pushed: bool, max: usize) {
+        let q = self.queues.entry(key).or_default();
+        if q.events.len() >= max {
+            q.events.clear();
+            q.pushed_upto = 0;
+            self.owes_resync = true;
+            return;
+        }
+        q.events.push_back(ev);
+        if pushed {
+            q.pushed_upto = q.events.len();
+        }
+    }
+
+    /// Queue a folder event; on overflow owe RESYNC.
+    pub fn enqueue_folder(&mut self, ev: FolderEvent, max: usize) {
+        if self.folder_events.len() >= max {
+            self.folder_events.clear();
+            self.owes_resync = true;
+            return;
+        }
+        self.folder_events.push_back(ev);
+    }
+
+    /// Events of the selected folder waiting, and whether any of them was pushed.
+    pub fn selected_pending(&self) -> (usize, bool) {
+        let Some(sel) = &self.selected else {
+            return (0, false);
+        };
+        match self.queues.get(&sel.key) {
+            Some(q) => (q.events.len(), q.pushed_upto > 0),
+            None => (0, false),
+        }
+    }
+
+    /// Is anything due in band (pushed events of the selected folder, folder events,
+    /// RESYNC)?
+    pub fn push_due(&self) -> bool {
+        self.owes_resync || !self.folder_events.is_empty() || self.selected_pending().1
+    }
+
+    /// Render pending events as untagged responses, in order: folder events, events of the
+    /// selected folder (stopping before the first EXPUNGE when `no_expunge`, as RFC 3501
+    /// requires during FETCH, STORE and SEARCH), then `* RESYNC` if owed.
+    pub fn drain_events(&mut self, no_expunge: bool, out: &mut Vec<Data>) {
+        while let Some(ev) = self.folder_events.pop_front() {
+            out.push(match ev {
+                FolderEvent::Created(m) | FolderEvent::Renamed { to: m } => list_entry(m, false),
+                FolderEvent::Deleted(m) => list_entry(m, true),
+            });
+        }
+        if let Some(sel) = self.selected.as_mut() {
+            if let Some(q) = self.queues.get_mut(&sel.key) {
+                let new_format = &self.profile.prefs.inband_new_format;
+                let mut resync = false;
+                while let Some(ev) = q.events.front() {
+                    if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
+                        break;
+                    }
+                    let Some(ev) = q.events.pop_front() else { break };
+                    q.pushed_upto = q.pushed_upto.saturating_sub(1);
+                    render(sel, ev, new_format, &mut resync, out);
+                }
+                if resync {
+                    self.owes_resync = true;
+                }
+            }
+        }
+        if self.owes_resync {
+            self.owes_resync = false;
+            out.push(Data::Resync);
+        }
+    }
+
+    /// Forget queued events of a folder (after SELECT rebuilt the view, events already in the
+    /// snapshot are applied idempotently by `drain_events`, so nothing is dropped here).
+    pub fn folder_queue_len(&self, key: &Bytes) -> usize {
+        self.queues.get(key).map_or(0, |q| q.events.len())
+    }
+
+    /// Select a folder with a fresh view.
+    pub fn select(&mut self, view: SelectedView) {
+        self.selected = Some(view);
+    }
+
+    /// Apply a folder event to the session's own state (queues follow renames).
+    pub fn folder_changed(&mut self, mailbox: &Mailbox, change: &MailboxChange) {
+        let key = folder_key(mailbox);
+        match change {
+            MailboxChange::Deleted | MailboxChange::UidValidity(_) => {
+                self.queues.remove(&key);
+                if self.selected.as_ref().is_some_and(|s| s.key == key) {
+                    self.selected = None;
+                    self.owes_resync = true;
+                }
+            }
+            MailboxChange::Renamed { to } => {
+                let new_key = folder_key(to);
+                if let Some(q) = self.queues.remove(&key) {
+                    self.queues.insert(new_key.clone(), q);
+                }
+                if let Some(sel) = self.selected.as_mut().filter(|s| s.key == key) {
+                    sel.key = new_key;
+                    sel.mailbox = to.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn list_entry(m: Mailbox, deleted: bool) -> Data {
+    let attributes = if deleted {
+        crate::types::Atom::new(&b"NonExistent"[..])
+            .map(|a| vec![Flag::Extension(a)])
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Data::List(ListEntry {
+        attributes,
+        delimiter: Some(b'/'),
+        mailbox: m,
+        extended: None,
+    })
+}
+
+/// Render one queued event against the view (idempotently: a New for a UID already shown
+/// becomes a FLAGS update, an EXPUNGE or FLAGS for an unknown UID is skipped).
+fn render(
+    sel: &mut SelectedView,
+    ev: QueuedEvent,
+    new_format: &NewFormat,
+    resync: &mut bool,
+    out: &mut Vec<Data>,
+) {
+    match ev {
+        QueuedEvent::New { uid, flags, props } => match sel.uids.binary_search(&uid) {
+            Ok(i) => out.push(flags_fetch(i, uid, flags)),
+            Err(i) if i == sel.uids.len() => {
+                sel.uids.push(uid);
+                let seq = sel.exists();
+                match new_format_items(new_format, uid, &flags, &props) {
+                    Some(items) => out.push(Data::Fetch { seq, items }),
+                    None => out.push(Data::Exists(seq)),
+                }
+            }
+            Err(_) => *resync = true,
+        },
+        QueuedEvent::Flags { uid, flags } => {
+            if let Ok(i) = sel.uids.binary_search(&uid) {
+                out.push(flags_fetch(i, uid, flags));
+            }
+        }
+        QueuedEvent::Expunge { uid } => {
+            if let Ok(i) = sel.uids.binary_search(&uid) {
+                sel.uids.remove(i);
+                out.push(Data::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX)));
+            }
+        }
+    }
+}
+
+fn flags_fetch(index: usize, uid: u32, flags: Vec<Flag>) -> Data {
+    Data::Fetch {
+        seq: u32::try_from(index + 1).unwrap_or(u32::MAX),
+        items: vec![FetchItem::Uid(uid), FetchItem::Flags(flags)],
+    }
+}
+
+/// PIMAP_INBAND_NEW_FORMAT items answered from the message properties, or `None` (send
+/// EXISTS) when the preference is NONE or an item needs the message body.
+pub(crate) fn new_format_items(
+    fmt: &NewFormat,
+    uid: u32,
+    flags: &[Flag],
+    props: &MessageProps,
+) -> Option<Vec<FetchItem>> {
+    let NewFormat::Fetch(items) = fmt else {
+        return None;
+    };
+    let attrs: Vec<FetchAttr> = match items {
+        FetchItems::Macro(m) => m.expand(),
+        FetchItems::List(l) => l
+            .iter()
+            .flat_map(|a| match a {
+                FetchAttr::Macro(m) => m.expand(),
+                other => vec![other.clone()],
+            })
+            .collect(),
+    };
+    let mut out = Vec::with_capacity(attrs.len() + 1);
+    for a in attrs {
+        let item = match a {
+            FetchAttr::Uid => FetchItem::Uid(uid),
+            FetchAttr::Flags => FetchItem::Flags(flags.to_vec()),
+            FetchAttr::Rfc822Size => FetchItem::Rfc822Size(props.size),
+            FetchAttr::InternalDate => FetchItem::InternalDate(props.internal_date?),
+            FetchAttr::Envelope => FetchItem::Envelope(props.envelope.clone()?),
+            FetchAttr::BodyStructure => FetchItem::BodyStructure(props.body_structure.clone()?),
+            FetchAttr::Body => FetchItem::Body(props.body_structure.clone()?),
+            _ => return None,
+        };
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    Some(out)
+}
