@@ -41,5 +41,5 @@ pub trait CipherProvider: Send {
         &mut self,
         user: &[u8],
         device: &[u8],
-    ) -> Option<&mut dyn std::any::Any>;
+    ) -> Option<&mut dyn crate::notify::PayloadCipher>;
 }

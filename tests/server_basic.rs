@@ -1,0 +1,109 @@
+//! Server behaviour over a scripted store: login, resume, filters, push, queues, RESYNC.
+
+#[path = "support/server_harness.rs"]
+mod harness;
+
+use harness::*;
+use pimap::server::ServerConfig;
+
+fn setup() -> Harness<ScriptStore> {
+    let mut store = ScriptStore::default();
+    store.add_folder("joe", "INBOX", 3);
+    store.add_folder("joe", "Sent", 0);
+    Harness::new(ServerConfig::default(), store)
+}
+
+#[test]
+fn login_select_fetch_idle_push_resume() {
+    let mut h = setup();
+    let c = h.connect();
+    let r = h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    assert!(r.starts_with("* SESSIONID "), "{r}");
+    assert!(r.ends_with("a1 OK LOGIN completed\r\n"), "{r}");
+    let r = h.send(c, "a2 SELECT INBOX\r\n");
+    assert!(r.contains("* 3 EXISTS\r\n"), "{r}");
+    assert!(r.contains("a2 OK [READ-WRITE]"), "{r}");
+    let r = h.send(c, "a3 FETCH 1:* (UID FLAGS)\r\n");
+    assert!(r.contains("* 3 FETCH (UID 3 FLAGS ())\r\n"), "{r}");
+    // Defaults: notification filter NONE -> nothing pushed while idling.
+    let r = h.send(c, "a4 IDLE\r\n");
+    assert!(r.starts_with("+ "), "{r}");
+    h.d.store.deliver("joe", "INBOX", "hello");
+    h.sync();
+    assert_eq!(h.take(c), "", "polled event must not be pushed");
+    let r = h.send(c, "DONE\r\n");
+    assert_eq!(r, "* 4 EXISTS\r\na4 OK IDLE terminated\r\n");
+    // Notification filter ALL via XFILTER generation 1: pushed in IDLE.
+    let r = h.send(c, "a5 XFILTER INBOX N ALL\r\n");
+    assert!(r.ends_with("a5 OK XFILTER completed\r\n"), "{r}");
+    h.send(c, "a6 IDLE\r\n");
+    h.d.store.deliver("joe", "INBOX", "pushed");
+    h.sync();
+    assert_eq!(h.take(c), "* 5 EXISTS\r\n");
+    h.send(c, "DONE\r\n");
+    // Disconnect; changes queue; resume replays them with SESSION/FOLDER/SESSIONID.
+    h.close(c);
+    h.d.store.expunge_uid("joe", "INBOX", 2);
+    h.d.store.deliver("joe", "INBOX", "while away");
+    h.sync();
+    let c2 = h.connect();
+    let r = h.send(c2, "b1 LOGIN joe#P1 pw\r\n");
+    let lines: Vec<&str> = r.lines().collect();
+    assert_eq!(lines[0], "* SESSION SELECTED", "{r}");
+    assert_eq!(lines[1], "* FOLDER INBOX", "{r}");
+    assert_eq!(lines[2], "* 2 EXPUNGE", "{r}");
+    assert_eq!(lines[3], "* 5 EXISTS", "{r}");
+    assert!(lines[4].starts_with("* SESSIONID "), "{r}");
+    assert_eq!(lines[5], "b1 OK LOGIN completed", "{r}");
+    // Still selected without SELECT.
+    let r = h.send(c2, "b2 UID FETCH 1:* (FLAGS)\r\n");
+    assert!(r.contains("* 5 FETCH (UID 6 FLAGS ())"), "{r}");
+}
+
+#[test]
+fn queue_overflow_owes_resync() {
+    let mut store = ScriptStore::default();
+    store.add_folder("joe", "INBOX", 1);
+    let mut cfg = ServerConfig::default();
+    cfg.max_queued_events = 5;
+    let mut h = Harness::new(cfg, store);
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    h.send(c, "a2 SELECT INBOX\r\n");
+    h.close(c);
+    for i in 0..6 {
+        h.d.store.deliver("joe", "INBOX", &format!("m{i}"));
+    }
+    h.sync();
+    let c = h.connect();
+    let r = h.send(c, "b1 LOGIN joe#P1 pw\r\n");
+    assert!(r.contains("* SESSION SELECTED\r\n* FOLDER INBOX\r\n"), "{r}");
+    assert!(r.contains("* RESYNC\r\n"), "{r}");
+    assert!(!r.contains("EXISTS"), "{r}");
+}
+
+#[test]
+fn bad_syntax_gets_tagged_bad_and_session_continues() {
+    let mut h = setup();
+    let c = h.connect();
+    let r = h.send(c, "a1 LOGIN\r\na2 NOOP\r\n");
+    assert!(r.starts_with("a1 BAD"), "{r}");
+    assert!(r.ends_with("a2 OK completed\r\n"), "{r}");
+    let r = h.send(c, "a3 SELECT INBOX\r\n");
+    assert!(r.starts_with("a3 BAD"), "{r}");
+    let r = h.send(c, "a4 XSETPIMAPPREF PIMAP_INBAND_PUSH ON\r\n");
+    assert!(r.starts_with("a4 BAD"), "{r}");
+    h.send(c, "a5 LOGIN joe pw\r\n");
+    let r = h.send(c, "a6 XSETPIMAPPREF PIMAP_INBAND_PUSH ON\r\n");
+    assert!(r.starts_with("a6 NO"), "plain session refuses P-IMAP-only: {r}");
+}
+
+#[test]
+fn sync_literal_gets_continuation() {
+    let mut h = setup();
+    let c = h.connect();
+    let r = h.send(c, "a1 LOGIN {5}\r\n");
+    assert!(r.starts_with("+ "), "{r}");
+    let r = h.send(c, "joe#X pw\r\n");
+    assert!(r.ends_with("a1 OK LOGIN completed\r\n"), "{r}");
+}
