@@ -9,6 +9,7 @@
 //!   responses, XMACRO).
 //! * [`codec`]: the resumable [`codec::Framer`], the streaming [`codec::CommandDecoder`] and
 //!   [`codec::ResponseDecoder`], and the strict [`codec::Encode`] trait.
+//! * [`notify`]: out-of-band notification payloads (OMA EMN, EXTENDED, HELLO) and channel limits.
 //!
 //! ## Quick start
 //!
@@ -58,5 +59,6 @@
 
 pub mod client;
 pub mod codec;
+pub mod notify;
 pub mod server;
 pub mod types;

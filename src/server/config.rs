@@ -21,6 +21,10 @@ pub struct Provisioning {
     pub notification_address: Option<String>,
     /// PIMAP_NOTIFICATION_PORT.
     pub notification_port: Option<u16>,
+    /// Send exactly these XPROVISION items instead of the ones derived from the fields above
+    /// (for deployments that must match a peer's expectations byte for byte, e.g. the -01
+    /// `ENC_KEY` / `UDP=3000` forms). Validation of XSETPIMAPPREF still uses the lists above.
+    pub items_override: Option<Vec<crate::types::ProvisionItem>>,
 }
 
 impl Default for Provisioning {
@@ -31,6 +35,7 @@ impl Default for Provisioning {
             outband_formats: vec!["EMN", "EXTENDED"],
             notification_address: None,
             notification_port: None,
+            items_override: None,
         }
     }
 }

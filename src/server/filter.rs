@@ -73,12 +73,9 @@ impl SearchClock {
     /// (0000-01-01 to 9999-12-31).
     pub fn today(&self) -> Date {
         let days = self.today_days().clamp(MIN_DAYS, MAX_DAYS);
-        match Date::from_days_since_epoch(days) {
-            Ok(d) => d,
-            // Every day count in MIN_DAYS..=MAX_DAYS is a valid `Date` (tested at both ends
-            // and by the proptest over every clock); `Date` has no infallible constructor.
-            Err(_) => unreachable!("day count clamped to the range of Date"),
-        }
+        // Every day count in MIN_DAYS..=MAX_DAYS is a valid `Date` (tested at both ends and
+        // by the proptest over every clock); the epoch is a harmless fallback.
+        Date::from_days_since_epoch(days).unwrap_or(Date::UNIX_EPOCH)
     }
 
     /// Today as days since the epoch, in the clock's zone (not clamped).

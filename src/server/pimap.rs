@@ -168,7 +168,7 @@ impl Server {
         if let Some(s) = self.session_mut(conn) {
             let hit = match (&s.selected, folder) {
                 (Some(_), None) => true,
-                (Some(v), Some(f)) => &v.key == f,
+                (Some(v), Some(f)) => v.key == *f,
                 _ => false,
             };
             if hit {
@@ -263,6 +263,13 @@ impl Server {
 
     fn xprovision(&mut self, conn: ConnId, tag: Tag) {
         let p = self.config.provisioning.clone();
+        if let Some(items) = p.items_override {
+            for i in items {
+                self.send_data(conn, Data::XProvision(i));
+            }
+            self.deliver(conn, false);
+            return self.ok(conn, tag, None, "XPROVISION completed");
+        }
         let mut items = vec![
             ProvisionItem::FilterGet(istrs(&["DESC", "CRITERIA"])),
             ProvisionItem::FilterSet(Vec::new()),

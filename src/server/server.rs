@@ -190,7 +190,7 @@ impl Server {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         let conn = Conn {
-            decoder: CommandDecoder::new(self.config.decoder.clone()),
+            decoder: CommandDecoder::new(self.config.decoder),
             state: ConnState::NotAuthenticated,
             session: None,
             work: VecDeque::new(),

@@ -496,6 +496,13 @@ pub(crate) const MONTHS: [&[u8; 3]; 12] = [
 ];
 
 impl Date {
+    /// 1970-01-01.
+    pub const UNIX_EPOCH: Date = Date {
+        year: 1970,
+        month: 1,
+        day: 1,
+    };
+
     /// Build a date; `month` is 1..=12, `day` 1..=31, `year` 0..=9999.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self, ValidationError> {
         if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year > 9999 {
