@@ -77,7 +77,10 @@ fn queue_overflow_owes_resync() {
     h.sync();
     let c = h.connect();
     let r = h.send(c, "b1 LOGIN joe#P1 pw\r\n");
-    assert!(r.contains("* SESSION SELECTED\r\n* FOLDER INBOX\r\n"), "{r}");
+    assert!(
+        r.contains("* SESSION SELECTED\r\n* FOLDER INBOX\r\n"),
+        "{r}"
+    );
     assert!(r.contains("* RESYNC\r\n"), "{r}");
     assert!(!r.contains("EXISTS"), "{r}");
 }
@@ -95,7 +98,10 @@ fn bad_syntax_gets_tagged_bad_and_session_continues() {
     assert!(r.starts_with("a4 BAD"), "{r}");
     h.send(c, "a5 LOGIN joe pw\r\n");
     let r = h.send(c, "a6 XSETPIMAPPREF PIMAP_INBAND_PUSH ON\r\n");
-    assert!(r.starts_with("a6 NO"), "plain session refuses P-IMAP-only: {r}");
+    assert!(
+        r.starts_with("a6 NO"),
+        "plain session refuses P-IMAP-only: {r}"
+    );
 }
 
 #[test]
@@ -106,4 +112,21 @@ fn sync_literal_gets_continuation() {
     assert!(r.starts_with("+ "), "{r}");
     let r = h.send(c, "joe#X pw\r\n");
     assert!(r.ends_with("a1 OK LOGIN completed\r\n"), "{r}");
+}
+
+#[test]
+fn inband_new_format_sends_fetch_instead_of_exists() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    let r = h.send(
+        c,
+        "a2 XSETPIMAPPREF PIMAP_INBAND_NEW_FORMAT (UID FLAGS)\r\n",
+    );
+    assert!(r.starts_with("a2 OK"), "{r}");
+    h.send(c, "a3 SELECT INBOX\r\n");
+    h.d.store.deliver("joe", "INBOX", "new");
+    h.sync();
+    let r = h.send(c, "a4 NOOP\r\n");
+    assert_eq!(r, "* 4 FETCH (UID 4 FLAGS ())\r\na4 OK completed\r\n");
 }

@@ -207,6 +207,8 @@ pub struct Client {
     login: Option<LoginTracker>,
     session_id: Option<Secret<Atom>>,
     view: Option<MailboxView>,
+    /// A view cached from an earlier connection, used when LOGIN resumes that mailbox.
+    cached_view: Option<MailboxView>,
     qresync: bool,
     macros: Vec<MacroRun>,
     next_macro: u64,
@@ -232,6 +234,7 @@ impl Client {
             login: None,
             session_id: None,
             view: None,
+            cached_view: None,
             qresync: false,
             macros: Vec::new(),
             next_macro: 1,
@@ -254,6 +257,14 @@ impl Client {
     /// The view of the selected mailbox, if any.
     pub fn mailbox(&self) -> Option<&MailboxView> {
         self.view.as_ref()
+    }
+
+    /// Offer the view of a mailbox kept from an earlier connection (e.g. `mailbox().cloned()`
+    /// before the old connection was dropped). When a P-IMAP LOGIN resumes the session in
+    /// SELECTED state on that mailbox (spec §6.2), the queued events are applied to this
+    /// view, so event-based sync continues across the reconnect; otherwise it is discarded.
+    pub fn restore_view(&mut self, view: MailboxView) {
+        self.cached_view = Some(view);
     }
 
     /// The P-IMAP session id (`* SESSIONID`), a bearer token.
@@ -1065,9 +1076,13 @@ impl Client {
         match &selected {
             Some(m) => {
                 self.state = ClientState::Selected(m.clone());
-                self.view = Some(MailboxView::new(m.clone()));
+                let cached = self.cached_view.take().filter(|v| v.name() == m);
+                self.view = Some(cached.unwrap_or_else(|| MailboxView::new(m.clone())));
             }
-            None => self.state = ClientState::Authenticated,
+            None => {
+                self.state = ClientState::Authenticated;
+                self.cached_view = None;
+            }
         }
         if tr.resync || tr.overflow {
             self.event(Event::LoggedIn(LoginOutcome::ResyncRequired { selected }));

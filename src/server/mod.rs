@@ -7,6 +7,8 @@ mod change;
 mod commands;
 mod config;
 pub mod filter;
+#[cfg(feature = "memory-store")]
+pub mod memory;
 mod outband;
 mod output;
 mod pimap;

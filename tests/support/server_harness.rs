@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pimap::server::blocking::{Action, CollectingNotifier, Driver, Store, Submitter};
 use pimap::server::{
-    ConnId, MailboxChange, MailboxSnapshot, MessageProps, MessageSnapshot, Reply, Request,
-    SeededRandom, Server, ServerConfig, StoreOp, Submission, MemoryPersistence,
+    ConnId, MailboxChange, MailboxSnapshot, MemoryPersistence, MessageProps, MessageSnapshot,
+    Reply, Request, SeededRandom, Server, ServerConfig, StoreOp, Submission,
 };
-use pimap::types::{Flag, FetchAttr, FetchItem, ListEntry, Mailbox, StoreKind};
+use pimap::types::{FetchAttr, FetchItem, Flag, ListEntry, Mailbox, StoreKind};
 
 #[derive(Debug, Clone)]
 pub struct Msg {
@@ -113,7 +113,11 @@ impl ScriptStore {
             self.changes.push((
                 Bytes::from(user.to_string()),
                 m,
-                MailboxChange::Flags { uid, flags, props: p },
+                MailboxChange::Flags {
+                    uid,
+                    flags,
+                    props: p,
+                },
             ));
         }
     }
@@ -135,6 +139,19 @@ impl ScriptStore {
                 },
             ));
         }
+    }
+
+    /// Current messages of a folder.
+    pub fn messages(&self, user: &str, name: &str) -> Vec<Msg> {
+        self.folders
+            .get(&(Bytes::from(user.to_string()), key(&mbx(name))))
+            .map(|f| f.msgs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Drop recorded changes (setup before any session exists).
+    pub fn take_changes_for_test(&mut self) -> Vec<(Bytes, Mailbox, MailboxChange)> {
+        std::mem::take(&mut self.changes)
     }
 
     fn folder(&mut self, user: &Bytes, m: &Mailbox) -> Option<&mut Folder> {
