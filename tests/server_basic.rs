@@ -130,3 +130,51 @@ fn inband_new_format_sends_fetch_instead_of_exists() {
     let r = h.send(c, "a4 NOOP\r\n");
     assert_eq!(r, "* 4 FETCH (UID 4 FLAGS ())\r\na4 OK completed\r\n");
 }
+
+struct Keys(pimap::notify::XorTestCipher);
+impl pimap::server::CipherProvider for Keys {
+    fn cipher_for(
+        &mut self,
+        _user: &[u8],
+        device: &[u8],
+    ) -> Option<&mut dyn pimap::notify::PayloadCipher> {
+        (device == b"P1").then_some(&mut self.0 as &mut dyn pimap::notify::PayloadCipher)
+    }
+}
+
+#[test]
+fn hello_registration_and_extended_notification() {
+    use pimap::notify::{ExtendedEvent, ExtendedNotification, Hello, HelloReply, XorTestCipher};
+    let mut h = setup();
+    h.d.server
+        .set_cipher_provider(Box::new(Keys(XorTestCipher::new(b"k3y".to_vec()))));
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    h.send(c, "a2 SELECT INBOX\r\n");
+    h.send(c, "a3 XFILTER INBOX N ALL\r\n");
+    h.send(c, "a4 XSETPIMAPPREF PIMAP_OUTBAND_CHANNEL SMS\r\n");
+    h.send(c, "a5 XSETPIMAPPREF PIMAP_OUTBAND_ADDRESS 5551234\r\n");
+    let r = h.send(c, "a6 XSETPIMAPPREF PIMAP_OUTBAND_FORMAT EXTENDED\r\n");
+    assert!(r.starts_with("a6 OK"), "{r}");
+    // HELLO with the right key is accepted, with a wrong key refused.
+    let mut key = XorTestCipher::new(b"k3y".to_vec());
+    let hello = Hello::new("P1", &mut key, Some("ip=127.0.0.1".into()));
+    let (reply, net) = h.d.server.handle_hello(&hello.encode());
+    assert_eq!(HelloReply::parse(&reply).unwrap(), HelloReply::Ok { endpoint: None });
+    assert_eq!(net.as_deref(), Some("ip=127.0.0.1"));
+    let mut wrong = XorTestCipher::new(b"other".to_vec());
+    let bad = Hello::new("P1", &mut wrong, None);
+    let (reply, _) = h.d.server.handle_hello(&bad.encode());
+    assert_eq!(HelloReply::parse(&reply).unwrap(), HelloReply::InvalidEncryptionKey);
+    // Offline: a new message becomes an encrypted EXTENDED notification on SMS.
+    h.close(c);
+    h.d.store.deliver("joe", "INBOX", "offline news");
+    h.sync();
+    let n = h.d.notifier.sent.pop_front().expect("notification");
+    assert_eq!(&n.address[..], b"5551234");
+    assert!(n.payload.len() <= 140, "fits one SMS: {}", n.payload.len());
+    let mut key = XorTestCipher::new(b"k3y".to_vec());
+    let parsed = ExtendedNotification::parse(&n.payload, Some(&mut key)).unwrap();
+    assert_eq!(parsed.event, ExtendedEvent::NewMessage);
+    assert_eq!(parsed.message.unwrap().subject, "offline news");
+}

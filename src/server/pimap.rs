@@ -490,7 +490,15 @@ impl Server {
                         vec![(Bytes::from_static(b"ALL"), &s.profile.all_folders)];
                     slots.extend(s.profile.folders.iter().map(|(k, v)| (k.clone(), v)));
                     for (folder, f) in slots {
-                        for (ty, r) in [("V", &f.view), ("N", &f.notification)] {
+                        // Both slots naming the same filter read back as one `B` entry.
+                        let both = matches!((&f.view, &f.notification),
+                            (Some(FilterRef::Named(a)), Some(FilterRef::Named(b))) if a == b);
+                        let entries: &[(&str, &Option<FilterRef>)] = if both {
+                            &[("B", &f.view)]
+                        } else {
+                            &[("V", &f.view), ("N", &f.notification)]
+                        };
+                        for &(ty, r) in entries {
                             if let Some(FilterRef::Named(n)) = r {
                                 let fold = IString::new(folder.clone()).ok();
                                 let name = IString::new(n.clone()).ok();

@@ -401,6 +401,37 @@ impl Server {
         self.flush_all();
     }
 
+    /// Answer a HELLO registration from a device's notification processor (spec §7.6): the
+    /// device is looked up among the live device sessions by its id, its key comes from the
+    /// [`CipherProvider`](super::CipherProvider), and the reply (`OK [endpoint]` or
+    /// `INVALID ENCRYPTION KEY`) is returned for the caller to send on the same channel. On
+    /// success the device's network characteristics are returned too.
+    pub fn handle_hello(&mut self, message: &[u8]) -> (Vec<u8>, Option<String>) {
+        use crate::notify::{answer_hello, Hello, HelloReply};
+        let Ok(hello) = Hello::parse(message) else {
+            return (HelloReply::InvalidEncryptionKey.encode(), None);
+        };
+        let user = self
+            .registry
+            .keys()
+            .find(|(_, d)| &d[..] == hello.device_id.as_bytes())
+            .map(|(u, _)| u.clone());
+        let endpoint = match (
+            &self.config.provisioning.notification_address,
+            self.config.provisioning.notification_port,
+        ) {
+            (Some(a), Some(p)) => Some(format!("{a}:{p}")),
+            _ => None,
+        };
+        let cipher = match (user, self.cipher.as_deref_mut()) {
+            (Some(u), Some(p)) => p.cipher_for(&u, hello.device_id.as_bytes()),
+            _ => None,
+        };
+        let reply = answer_hello(&hello, cipher, endpoint.as_deref());
+        let ok = matches!(reply, HelloReply::Ok { .. });
+        (reply.encode(), if ok { hello.network } else { None })
+    }
+
     /// Number of open connections.
     pub fn connection_count(&self) -> usize {
         self.conns.len()

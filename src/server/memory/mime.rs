@@ -16,9 +16,9 @@ use mail_parser::{
 
 use crate::server::props::MessageProps;
 use crate::types::{
-    Address, BasicFields, BodyStructure, DateTime, Envelope, ExtensionTail, IString,
-    LanguageTail, LocationTail, MultiPartExtension, NString, Section, SectionText,
-    SinglePartExtension, SpecificFields,
+    Address, BasicFields, BodyStructure, DateTime, Envelope, ExtensionTail, IString, LanguageTail,
+    LocationTail, MultiPartExtension, NString, Section, SectionText, SinglePartExtension,
+    SpecificFields,
 };
 
 /// Deepest part nesting that `BODYSTRUCTURE` describes. Deeper multiparts are described as
@@ -397,8 +397,7 @@ fn display_name(s: &str) -> String {
 
 /// Standard base64 with padding (for RFC 2047 encoded words).
 fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sym = |v: u32| char::from(ALPHABET.get((v & 63) as usize).copied().unwrap_or(b'A'));
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -734,7 +733,9 @@ fn header_fields(buf: &[u8], part: &MessagePart<'_>, fields: &[IString], not: bo
     let mut out = Vec::new();
     for h in &part.headers {
         let name = field_name(buf, h);
-        let listed = fields.iter().any(|f| f.as_bytes().eq_ignore_ascii_case(name));
+        let listed = fields
+            .iter()
+            .any(|f| f.as_bytes().eq_ignore_ascii_case(name));
         if listed != not {
             let text = slice(buf, h.offset_field, h.offset_end);
             out.extend_from_slice(text);
@@ -777,4 +778,479 @@ pub(crate) fn binary(parsed: &Parsed<'_>, path: &[u32]) -> Option<Data> {
         _ => None,
     };
     Some(decoded.map(Data::Owned).unwrap_or(stored))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A multipart/mixed message: a text/plain part and a base64 attachment.
+    pub(crate) const MIXED: &[u8] = b"From: \"Alice Example\" <alice@example.com>\r\n\
+To: Bob <bob@example.org>, carol@example.net\r\n\
+Cc: dave@example.com\r\n\
+Subject: Test message\r\n\
+Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n\
+Message-ID: <B27397-0100000@example.com>\r\n\
+In-Reply-To: <parent@example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n\
+\r\n\
+This is a preamble.\r\n\
+--BOUNDARY\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: 7bit\r\n\
+\r\n\
+Hello Bob,\r\n\
+see attached.\r\n\
+--BOUNDARY\r\n\
+Content-Type: application/octet-stream; name=\"data.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-Disposition: attachment; filename=\"data.bin\"\r\n\
+\r\n\
+AAECAwQFBgcICQ==\r\n\
+--BOUNDARY--\r\n";
+
+    /// A message with an encapsulated multipart message as its second part.
+    const NESTED: &[u8] = b"Subject: outer\r\n\
+Content-Type: multipart/mixed; boundary=XX\r\n\
+\r\n\
+--XX\r\n\
+\r\n\
+first\r\n\
+--XX\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+From: x@y.z\r\n\
+Subject: inner\r\n\
+Content-Type: multipart/alternative; boundary=YY\r\n\
+\r\n\
+--YY\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+inner text\r\n\
+--YY\r\n\
+Content-Type: text/html\r\n\
+\r\n\
+<b>hi</b>\r\n\
+--YY--\r\n\
+\r\n\
+--XX--\r\n";
+
+    fn s(v: &[u8]) -> IString {
+        IString::new(v.to_vec()).unwrap()
+    }
+
+    fn sec(part: &[u32], text: Option<SectionText>) -> Section {
+        Section {
+            part: part.to_vec(),
+            text,
+        }
+    }
+
+    fn get(raw: &[u8], part: &[u32], text: Option<SectionText>) -> Option<Vec<u8>> {
+        let p = Parsed::new(raw);
+        section(&p, &sec(part, text)).map(|d| d.into_bytes(&Bytes::copy_from_slice(raw)).to_vec())
+    }
+
+    fn addr(name: Option<&str>, mailbox: &str, host: &str) -> Address {
+        Address {
+            name: name.map(|n| s(n.as_bytes())),
+            adl: None,
+            mailbox: Some(s(mailbox.as_bytes())),
+            host: Some(s(host.as_bytes())),
+        }
+    }
+
+    #[test]
+    fn envelope_fields() {
+        let props = props_of(MIXED, None);
+        let e = props.envelope.unwrap();
+        assert_eq!(e.date, Some(s(b"Mon, 7 Feb 1994 21:52:25 -0800")));
+        assert_eq!(e.subject, Some(s(b"Test message")));
+        let alice = addr(Some("Alice Example"), "alice", "example.com");
+        assert_eq!(e.from, vec![alice.clone()]);
+        assert_eq!(e.sender, vec![alice.clone()]);
+        assert_eq!(e.reply_to, vec![alice]);
+        assert_eq!(
+            e.to,
+            vec![
+                addr(Some("Bob"), "bob", "example.org"),
+                addr(None, "carol", "example.net")
+            ]
+        );
+        assert_eq!(e.cc, vec![addr(None, "dave", "example.com")]);
+        assert!(e.bcc.is_empty());
+        assert_eq!(e.in_reply_to, Some(s(b"<parent@example.com>")));
+        assert_eq!(e.message_id, Some(s(b"<B27397-0100000@example.com>")));
+    }
+
+    #[test]
+    fn groups_and_encoded_names() {
+        let raw = b"From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\r\n\
+To: Friends: a@b.c, \"B\" <b@c.d>;, solo@x.y\r\n\
+Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\nbody\r\n";
+        let props = props_of(raw, None);
+        let e = props.envelope.clone().unwrap();
+        // Non-ASCII display names are re-encoded; the subject stays raw.
+        assert_eq!(
+            e.from,
+            vec![addr(Some("=?UTF-8?B?QW5kcsOp?="), "andre", "example.com")]
+        );
+        assert_eq!(e.subject, Some(s(b"=?UTF-8?Q?caf=C3=A9?=")));
+        let group_start = Address {
+            name: None,
+            adl: None,
+            mailbox: Some(s(b"Friends")),
+            host: None,
+        };
+        let group_end = Address {
+            name: None,
+            adl: None,
+            mailbox: None,
+            host: None,
+        };
+        assert_eq!(
+            e.to,
+            vec![
+                group_start,
+                addr(None, "a", "b.c"),
+                addr(Some("B"), "b", "c.d"),
+                group_end,
+                addr(None, "solo", "x.y"),
+            ]
+        );
+        // The props' headers hold decoded text for searching.
+        assert_eq!(
+            props.header(b"subject").map(|v| &v[..]),
+            Some("café".as_bytes())
+        );
+        assert_eq!(
+            props.header(b"From").map(|v| &v[..]),
+            Some("André <andre@example.com>".as_bytes())
+        );
+    }
+
+    #[test]
+    fn props_headers_and_text() {
+        let props = props_of(MIXED, None);
+        assert_eq!(props.size as usize, MIXED.len());
+        assert_eq!(props.headers.len(), 9);
+        assert_eq!(
+            props.header(b"content-type").map(|v| &v[..]),
+            Some(&b"multipart/mixed; boundary=\"BOUNDARY\""[..])
+        );
+        assert_eq!(
+            props.header(b"To").map(|v| &v[..]),
+            Some(&b"Bob <bob@example.org>, carol@example.net"[..])
+        );
+        let text = props.body_text.unwrap();
+        assert!(memchr::memmem::find(&text, b"see attached.").is_some());
+        // The attachment is not text.
+        assert!(memchr::memmem::find(&text, b"AAEC").is_none());
+        // Folded values are unfolded.
+        let folded = props_of(b"Subject: one\r\n two\r\n\r\n", None);
+        assert_eq!(
+            folded.header(b"Subject").map(|v| &v[..]),
+            Some(&b"one two"[..])
+        );
+    }
+
+    #[test]
+    fn body_structure_shape() {
+        let bs = *props_of(MIXED, None).body_structure.unwrap();
+        let BodyStructure::Multi {
+            parts,
+            subtype,
+            extension,
+        } = &bs
+        else {
+            panic!("{bs:?}")
+        };
+        assert_eq!(subtype, &s(b"MIXED"));
+        assert_eq!(
+            extension.as_ref().unwrap().params,
+            vec![(s(b"BOUNDARY"), s(b"BOUNDARY"))]
+        );
+        let [text, attachment] = parts.as_slice() else {
+            panic!("{parts:?}")
+        };
+        let BodyStructure::Single {
+            basic,
+            specific,
+            extension,
+        } = text
+        else {
+            panic!()
+        };
+        assert_eq!(basic.media_type, s(b"TEXT"));
+        assert_eq!(basic.subtype, s(b"PLAIN"));
+        assert_eq!(basic.params, vec![(s(b"CHARSET"), s(b"utf-8"))]);
+        assert_eq!(basic.encoding, s(b"7BIT"));
+        assert_eq!(basic.octets as usize, b"Hello Bob,\r\nsee attached.".len());
+        assert_eq!(specific, &SpecificFields::Text { lines: 2 });
+        let tail = extension.as_ref().unwrap().tail.as_ref().unwrap();
+        assert_eq!(tail.disposition, None);
+
+        let BodyStructure::Single {
+            basic,
+            specific,
+            extension,
+        } = attachment
+        else {
+            panic!()
+        };
+        assert_eq!(basic.media_type, s(b"APPLICATION"));
+        assert_eq!(basic.subtype, s(b"OCTET-STREAM"));
+        assert_eq!(basic.params, vec![(s(b"NAME"), s(b"data.bin"))]);
+        assert_eq!(basic.encoding, s(b"BASE64"));
+        assert_eq!(basic.octets, 16);
+        assert_eq!(specific, &SpecificFields::Basic);
+        let tail = extension.as_ref().unwrap().tail.as_ref().unwrap();
+        assert_eq!(
+            tail.disposition,
+            Some((s(b"ATTACHMENT"), vec![(s(b"FILENAME"), s(b"data.bin"))]))
+        );
+
+        // BODY: the same without extension data.
+        let body = strip_extension(&bs);
+        let BodyStructure::Multi {
+            parts, extension, ..
+        } = &body
+        else {
+            panic!()
+        };
+        assert!(extension.is_none());
+        assert!(parts.iter().all(|p| matches!(
+            p,
+            BodyStructure::Single {
+                extension: None,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn sections_of_a_multipart() {
+        assert_eq!(get(MIXED, &[], None).unwrap(), MIXED);
+        assert_eq!(
+            get(MIXED, &[1], None).unwrap(),
+            b"Hello Bob,\r\nsee attached."
+        );
+        assert_eq!(get(MIXED, &[2], None).unwrap(), b"AAECAwQFBgcICQ==");
+        assert_eq!(
+            get(MIXED, &[1], Some(SectionText::Mime)).unwrap(),
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+        );
+        assert_eq!(
+            get(MIXED, &[2], Some(SectionText::Mime)).unwrap(),
+            &b"Content-Type: application/octet-stream; name=\"data.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\n"[..]
+        );
+        let fields = |not, names: &[&str]| {
+            Some(SectionText::HeaderFields {
+                not,
+                fields: names.iter().map(|n| s(n.as_bytes())).collect(),
+            })
+        };
+        assert_eq!(
+            get(MIXED, &[], fields(false, &["SUBJECT"])).unwrap(),
+            b"Subject: Test message\r\n\r\n"
+        );
+        assert_eq!(
+            get(MIXED, &[], fields(false, &["subject", "from", "x-absent"])).unwrap(),
+            &b"From: \"Alice Example\" <alice@example.com>\r\nSubject: Test message\r\n\r\n"[..]
+        );
+        let not = get(MIXED, &[], fields(true, &["Content-Type", "MIME-Version"])).unwrap();
+        assert!(not.starts_with(b"From: "));
+        assert!(memchr::memmem::find(&not, b"Content-Type").is_none());
+        assert!(not.ends_with(b"\r\n\r\n"));
+        let header = get(MIXED, &[], Some(SectionText::Header)).unwrap();
+        assert!(header.starts_with(b"From: "));
+        assert!(header.ends_with(b"boundary=\"BOUNDARY\"\r\n\r\n"));
+        let text = get(MIXED, &[], Some(SectionText::Text)).unwrap();
+        assert!(text.starts_with(b"This is a preamble.\r\n--BOUNDARY\r\n"));
+        assert_eq!([header, text].concat(), MIXED);
+        // Missing parts, and HEADER of a part that is not a message.
+        assert_eq!(get(MIXED, &[3], None), None);
+        assert_eq!(get(MIXED, &[0], None), None);
+        assert_eq!(get(MIXED, &[1, 1], None), None);
+        assert_eq!(get(MIXED, &[1], Some(SectionText::Header)), None);
+        assert_eq!(get(MIXED, &[], Some(SectionText::Mime)), None);
+    }
+
+    #[test]
+    fn sections_of_a_single_part_message() {
+        let raw = b"Subject: hi\r\n\r\nline one\r\nline two\r\n";
+        assert_eq!(get(raw, &[1], None).unwrap(), b"line one\r\nline two\r\n");
+        assert_eq!(get(raw, &[1, 1], None), None);
+        assert_eq!(get(raw, &[2], None), None);
+        assert_eq!(
+            get(raw, &[], Some(SectionText::Text)).unwrap(),
+            b"line one\r\nline two\r\n"
+        );
+        let bs = *props_of(raw, None).body_structure.unwrap();
+        let BodyStructure::Single {
+            basic, specific, ..
+        } = bs
+        else {
+            panic!()
+        };
+        // Defaults of a part without Content-Type.
+        assert_eq!(basic.media_type, s(b"TEXT"));
+        assert_eq!(basic.params, vec![(s(b"CHARSET"), s(b"US-ASCII"))]);
+        assert_eq!(specific, SpecificFields::Text { lines: 2 });
+    }
+
+    #[test]
+    fn encapsulated_message() {
+        assert_eq!(get(NESTED, &[1], None).unwrap(), b"first");
+        let inner = get(NESTED, &[2], None).unwrap();
+        assert!(inner.starts_with(b"From: x@y.z\r\n"));
+        assert!(inner.ends_with(b"--YY--\r\n"));
+        assert_eq!(
+            get(NESTED, &[2], Some(SectionText::Header)).unwrap(),
+            &b"From: x@y.z\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=YY\r\n\r\n"[..]
+        );
+        assert!(get(NESTED, &[2], Some(SectionText::Text))
+            .unwrap()
+            .starts_with(b"--YY\r\n"));
+        assert_eq!(get(NESTED, &[2, 1], None).unwrap(), b"inner text");
+        assert_eq!(get(NESTED, &[2, 2], None).unwrap(), b"<b>hi</b>");
+        assert_eq!(
+            get(NESTED, &[2, 2], Some(SectionText::Mime)).unwrap(),
+            b"Content-Type: text/html\r\n\r\n"
+        );
+        assert_eq!(get(NESTED, &[2, 3], None), None);
+
+        let bs = *props_of(NESTED, None).body_structure.unwrap();
+        let BodyStructure::Multi { parts, .. } = bs else {
+            panic!()
+        };
+        let Some(BodyStructure::Single {
+            basic,
+            specific: SpecificFields::Message { envelope, body, .. },
+            ..
+        }) = parts.get(1)
+        else {
+            panic!("{parts:?}")
+        };
+        assert_eq!(basic.media_type, s(b"MESSAGE"));
+        assert_eq!(basic.subtype, s(b"RFC822"));
+        assert_eq!(envelope.subject, Some(s(b"inner")));
+        assert!(
+            matches!(**body, BodyStructure::Multi { ref subtype, .. } if *subtype == s(b"ALTERNATIVE"))
+        );
+        let text = props_of(NESTED, None).body_text.unwrap();
+        assert!(memchr::memmem::find(&text, b"inner text").is_some());
+    }
+
+    #[test]
+    fn binary_decodes_transfer_encoding() {
+        let p = Parsed::new(MIXED);
+        let raw = Bytes::from_static(MIXED);
+        let data = binary(&p, &[2]).unwrap().into_bytes(&raw);
+        assert_eq!(&data[..], &[0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9][..]);
+        let data = binary(&p, &[1]).unwrap().into_bytes(&raw);
+        assert_eq!(&data[..], b"Hello Bob,\r\nsee attached.");
+        assert_eq!(binary(&p, &[3]), None);
+        let qp = b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nok";
+        let p = Parsed::new(qp);
+        let data = binary(&p, &[1])
+            .unwrap()
+            .into_bytes(&Bytes::from_static(qp));
+        assert_eq!(&data[..], "café ok".as_bytes());
+    }
+
+    #[test]
+    fn headerless_octets() {
+        // mail-parser finds no header field in this (it returns no message).
+        let raw = b"garbage without colon\r\nmore\r\n";
+        assert!(Parsed::new(raw).msg.is_none());
+        let props = props_of(raw, None);
+        assert!(props.headers.is_empty());
+        assert_eq!(props.body_text.as_deref(), Some(&raw[..]));
+        assert_eq!(get(raw, &[], None).unwrap(), raw);
+        assert_eq!(get(raw, &[1], None).unwrap(), raw);
+        assert_eq!(get(raw, &[], Some(SectionText::Header)).unwrap(), b"");
+        assert!(props.body_structure.is_some());
+    }
+
+    #[test]
+    fn deep_nesting_neither_overflows_nor_recurses_unbounded() {
+        let n = 20_000;
+        let mut raw = b"Subject: top\r\n".to_vec();
+        for _ in 0..n {
+            raw.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
+        }
+        raw.extend_from_slice(b"Subject: deep\r\n\r\nbody\r\n");
+        let props = props_of(&raw, None);
+        assert!(props.body_structure.is_some());
+        assert!(get(&raw, &[1, 1, 1], None).is_some());
+
+        let mut raw = b"Subject: top\r\n".to_vec();
+        for i in 0..n {
+            raw.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
+                    .as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\nx\r\n");
+        let props = props_of(&raw, None);
+        assert!(props.body_structure.is_some());
+    }
+
+    fn arb_section() -> impl Strategy<Value = Section> {
+        let text = prop_oneof![
+            Just(None),
+            Just(Some(SectionText::Header)),
+            Just(Some(SectionText::Text)),
+            Just(Some(SectionText::Mime)),
+            Just(Some(SectionText::HeaderFields {
+                not: false,
+                fields: vec![IString::try_from("Subject").unwrap()]
+            })),
+        ];
+        (prop::collection::vec(0u32..4, 0..4), text).prop_map(|(part, text)| Section { part, text })
+    }
+
+    fn arb_message() -> impl Strategy<Value = Vec<u8>> {
+        let pieces = prop_oneof![
+            Just(b"Content-Type: multipart/mixed; boundary=b\r\n".to_vec()),
+            Just(b"Content-Type: message/rfc822\r\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: quoted-printable\r\n".to_vec()),
+            Just(b"--b\r\n".to_vec()),
+            Just(b"--b--\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"From: a@b\r\n".to_vec()),
+            Just(b"To: G: x@y;\r\n".to_vec()),
+            Just(b"=?utf-8?b?w6k=?=".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"\0".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..16),
+        ];
+        prop::collection::vec(pieces, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn any_octets_never_panic(raw in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..512),
+            arb_message(),
+        ], sections in prop::collection::vec(arb_section(), 1..6)) {
+            let props = props_of(&raw, None);
+            prop_assert_eq!(props.size as usize, raw.len());
+            prop_assert!(props.envelope.is_some());
+            let p = Parsed::new(&raw);
+            let bytes = Bytes::copy_from_slice(&raw);
+            for s in &sections {
+                if let Some(d) = section(&p, s) {
+                    let _ = d.into_bytes(&bytes);
+                }
+                let _ = binary(&p, &s.part);
+            }
+        }
+    }
 }

@@ -454,7 +454,21 @@ impl MemoryStore {
     pub fn take_changes(&mut self) -> Vec<(Bytes, Mailbox, MailboxChange)> {
         let mut out: Vec<_> = self.changes.queue.drain(..).collect();
         self.changes.lost_set.clear();
-        for (user, mailbox) in std::mem::take(&mut self.changes.lost) {
+        let lost = std::mem::take(&mut self.changes.lost);
+        if lost.is_empty() {
+            return out;
+        }
+        // Mailboxes whose last drained change already says they were deleted.
+        let mut deleted = HashSet::new();
+        for (user, mailbox, change) in &out {
+            let key = (user.clone(), mailbox.clone());
+            if matches!(change, MailboxChange::Deleted) {
+                deleted.insert(key);
+            } else {
+                deleted.remove(&key);
+            }
+        }
+        for (user, mailbox) in lost {
             let current = self
                 .users
                 .get(&user)
@@ -462,6 +476,7 @@ impl MemoryStore {
                 .map(|m| m.uid_validity);
             let change = match current {
                 Some(v) => MailboxChange::UidValidity(v),
+                None if deleted.contains(&(user.clone(), mailbox.clone())) => continue,
                 None => MailboxChange::Deleted,
             };
             out.push((user, mailbox, change));
@@ -507,7 +522,9 @@ impl MemoryStore {
         let flags = sanitize(flags)?;
         let date = date.or_else(|| self.now());
         let Self { users, changes, .. } = self;
-        let u = users.get_mut(user).ok_or_else(|| Reply::no("no such user"))?;
+        let u = users
+            .get_mut(user)
+            .ok_or_else(|| Reply::no("no such user"))?;
         let mb = u.mailboxes.get_mut(key).ok_or_else(|| Reply::No {
             code: Some(Code::TryCreate),
             text: "no such mailbox".into(),
@@ -615,7 +632,9 @@ impl MemoryStore {
                 Some(mb) => Reply::Fetched(fetch(changes, user, mb, uids, items)),
                 None => no_mailbox(),
             },
-            StoreOp::Search { criteria, mailbox, .. } => match u.mailboxes.get(&key_of(mailbox)) {
+            StoreOp::Search {
+                criteria, mailbox, ..
+            } => match u.mailboxes.get(&key_of(mailbox)) {
                 Some(mb) => Reply::Searched(search(mb, criteria, clock)),
                 None => no_mailbox(),
             },
@@ -633,7 +652,15 @@ impl MemoryStore {
                 uids,
                 to,
                 remove,
-            } => copy(changes, user, u, &key_of(mailbox), &key_of(to), uids, *remove),
+            } => copy(
+                changes,
+                user,
+                u,
+                &key_of(mailbox),
+                &key_of(to),
+                uids,
+                *remove,
+            ),
             StoreOp::Expunge { mailbox, uids } => match u.mailboxes.get_mut(&key_of(mailbox)) {
                 Some(mb) => {
                     expunge(changes, user, mb, uids.as_deref());
@@ -743,7 +770,13 @@ impl MemoryStore {
                 continue;
             };
             let old_name = std::mem::replace(&mut mb.name, new_name.clone());
-            changes.push(user, &old_name, MailboxChange::Renamed { to: new_name.clone() });
+            changes.push(
+                user,
+                &old_name,
+                MailboxChange::Renamed {
+                    to: new_name.clone(),
+                },
+            );
             changes.rename_lost(user, &old_name, &new_name);
             taken.push((new.clone(), mb));
         }
@@ -992,11 +1025,7 @@ fn fetch_items(m: &Stored, items: &[FetchAttr]) -> Vec<FetchItem> {
     out
 }
 
-fn search(
-    mb: &MailboxData,
-    criteria: &[crate::types::SearchKey],
-    clock: &SearchClock,
-) -> Vec<u32> {
+fn search(mb: &MailboxData, criteria: &[crate::types::SearchKey], clock: &SearchClock) -> Vec<u32> {
     let max_uid = mb.messages.last().map_or(0, |m| m.uid);
     let max_seq = u32::try_from(mb.messages.len()).unwrap_or(u32::MAX);
     mb.messages
@@ -1135,5 +1164,1074 @@ fn expunge(changes: &mut ChangeLog, user: &Bytes, mb: &mut MailboxData, uids: Op
     });
     for (uid, props) in gone {
         changes.push(user, &mb.name, MailboxChange::Expunge { uid, props });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::memory::mime::tests::MIXED;
+    use crate::types::{BodyStructure, IString, Partial, SearchKey, Secret, Section, SequenceSet};
+    use proptest::prelude::*;
+
+    const USER: &str = "alice";
+
+    fn mb(s: &str) -> Mailbox {
+        Mailbox::try_from(s).unwrap()
+    }
+
+    fn op(store: &mut MemoryStore, op: StoreOp) -> Reply {
+        store.handle(&Request::Store {
+            user: Bytes::from_static(USER.as_bytes()),
+            op,
+        })
+    }
+
+    fn store_with(messages: &[&[u8]]) -> (MemoryStore, Vec<u32>) {
+        let mut store = MemoryStore::new();
+        store.add_user(USER, "pw");
+        let uids = messages
+            .iter()
+            .map(|m| store.inject(USER, "INBOX", m, vec![], None).unwrap())
+            .collect();
+        store.take_changes();
+        (store, uids)
+    }
+
+    fn fetch(
+        store: &mut MemoryStore,
+        mailbox: &str,
+        uids: &[u32],
+        items: Vec<FetchAttr>,
+    ) -> Vec<(u32, Vec<FetchItem>)> {
+        match op(
+            store,
+            StoreOp::Fetch {
+                mailbox: mb(mailbox),
+                uids: uids.to_vec(),
+                items,
+            },
+        ) {
+            Reply::Fetched(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn body(
+        part: &[u32],
+        text: Option<SectionText>,
+        peek: bool,
+        partial: Option<Partial>,
+    ) -> FetchAttr {
+        FetchAttr::BodySection {
+            peek,
+            section: Section {
+                part: part.to_vec(),
+                text,
+            },
+            partial,
+        }
+    }
+
+    fn data_of(item: &FetchItem) -> Vec<u8> {
+        match item {
+            FetchItem::BodySection { data, .. } => data.as_ref().unwrap().as_bytes().to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn kinds(changes: &[(Bytes, Mailbox, MailboxChange)]) -> Vec<(String, String)> {
+        changes
+            .iter()
+            .map(|(_, m, c)| {
+                let kind = match c {
+                    MailboxChange::New { uid, .. } => format!("new {uid}"),
+                    MailboxChange::Flags { uid, flags, .. } => format!("flags {uid} {flags:?}"),
+                    MailboxChange::Expunge { uid, .. } => format!("expunge {uid}"),
+                    MailboxChange::Created => "created".into(),
+                    MailboxChange::Deleted => "deleted".into(),
+                    MailboxChange::Renamed { to } => format!("renamed {}", to.to_str_lossy()),
+                    MailboxChange::UidValidity(v) => format!("uidvalidity {v}"),
+                };
+                (m.to_str_lossy().into_owned(), kind)
+            })
+            .collect()
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn users_inbox_and_authentication() {
+        let mut store = MemoryStore::new();
+        store.add_user(USER, "hunter2");
+        let auth = |user: &'static str, pw: &'static str| Request::Authenticate {
+            user: Bytes::from_static(user.as_bytes()),
+            domain: None,
+            password: Secret::new(Bytes::from_static(pw.as_bytes())),
+        };
+        assert_eq!(store.handle(&auth(USER, "hunter2")), Reply::Ok);
+        assert_eq!(
+            store.handle(&auth(USER, "hunter3")),
+            Reply::no("authentication failed")
+        );
+        assert_eq!(
+            store.handle(&auth("bob", "hunter2")),
+            Reply::no("authentication failed")
+        );
+        assert!(!format!("{store:?}").contains("hunter2"));
+        assert_eq!(kinds(&store.take_changes()), pairs(&[("INBOX", "created")]));
+        let Reply::Selected(snap) = op(
+            &mut store,
+            StoreOp::Select {
+                mailbox: mb("inbox"),
+                read_only: false,
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(snap.uid_validity, FIRST_UID_VALIDITY);
+        assert_eq!(snap.uid_next, 1);
+        assert_eq!(snap.flags.len(), 5);
+        assert!(snap.permanent_flags.contains(&Flag::Wildcard));
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Select {
+                    mailbox: mb("Nope"),
+                    read_only: true
+                }
+            ),
+            Reply::No {
+                code: None,
+                text: "no such mailbox".into()
+            }
+        );
+        let submit = Request::Submit(crate::server::request::Submission {
+            user: Bytes::from_static(b"alice"),
+            kind: crate::types::DeliverKind::New,
+            save_to: None,
+            envelope: None,
+            message: Bytes::from_static(b"x"),
+        });
+        assert_eq!(store.handle(&submit), Reply::no("no submission path"));
+    }
+
+    #[test]
+    fn fetch_items_in_request_order() {
+        let (mut store, uids) = store_with(&[MIXED]);
+        let uid = uids[0];
+        let items = vec![
+            FetchAttr::Uid,
+            FetchAttr::Flags,
+            FetchAttr::Rfc822Size,
+            FetchAttr::Envelope,
+            FetchAttr::Body,
+            FetchAttr::BodyStructure,
+            body(&[1], None, true, None),
+            body(&[2], Some(SectionText::Mime), true, None),
+            body(&[1], Some(SectionText::Mime), true, None),
+            body(
+                &[],
+                Some(SectionText::HeaderFields {
+                    not: false,
+                    fields: vec![IString::try_from("SUBJECT").unwrap()],
+                }),
+                true,
+                None,
+            ),
+            body(
+                &[],
+                None,
+                true,
+                Some(Partial {
+                    origin: 0,
+                    count: 10,
+                }),
+            ),
+            body(&[], Some(SectionText::Text), true, None),
+            body(&[9], None, true, None),
+            FetchAttr::BinarySize {
+                section: Section {
+                    part: vec![2],
+                    text: None,
+                },
+            },
+            FetchAttr::ModSeq,
+            FetchAttr::Rfc822Header,
+        ];
+        let fetched = fetch(&mut store, "INBOX", &[uid, 99], items);
+        let [(u, items)] = fetched.as_slice() else {
+            panic!("{fetched:?}")
+        };
+        assert_eq!(*u, uid);
+        assert_eq!(items.len(), 15, "MODSEQ is left out");
+        assert_eq!(items[0], FetchItem::Uid(uid));
+        assert_eq!(items[1], FetchItem::Flags(vec![]));
+        assert_eq!(items[2], FetchItem::Rfc822Size(MIXED.len() as u32));
+        let FetchItem::Envelope(e) = &items[3] else {
+            panic!()
+        };
+        assert_eq!(e.subject.as_ref().unwrap().as_bytes(), b"Test message");
+        assert!(
+            matches!(&items[4], FetchItem::Body(b) if matches!(**b, BodyStructure::Multi { extension: None, .. }))
+        );
+        assert!(
+            matches!(&items[5], FetchItem::BodyStructure(b) if matches!(**b, BodyStructure::Multi { extension: Some(_), .. }))
+        );
+        assert_eq!(data_of(&items[6]), b"Hello Bob,\r\nsee attached.");
+        assert!(data_of(&items[7]).starts_with(b"Content-Type: application/octet-stream"));
+        assert_eq!(
+            data_of(&items[8]),
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+        );
+        assert_eq!(data_of(&items[9]), b"Subject: Test message\r\n\r\n");
+        let FetchItem::BodySection { origin, data, .. } = &items[10] else {
+            panic!()
+        };
+        assert_eq!(*origin, Some(0));
+        assert_eq!(data.as_ref().unwrap().as_bytes(), &MIXED[..10]);
+        assert!(data_of(&items[11]).starts_with(b"This is a preamble."));
+        assert_eq!(
+            data_of(&items[12]),
+            b"",
+            "a missing part is an empty string"
+        );
+        assert_eq!(
+            items[13],
+            FetchItem::BinarySize {
+                section: Section {
+                    part: vec![2],
+                    text: None
+                },
+                size: 10
+            }
+        );
+        assert!(
+            matches!(&items[14], FetchItem::Rfc822Header(Some(h)) if h.as_bytes().ends_with(b"\r\n\r\n"))
+        );
+        // Only PEEK: nothing changed.
+        assert!(store.take_changes().is_empty());
+
+        // A partial past the end is empty; the origin is echoed.
+        let fetched = fetch(
+            &mut store,
+            "INBOX",
+            &[uid],
+            vec![
+                body(
+                    &[1],
+                    None,
+                    true,
+                    Some(Partial {
+                        origin: 6,
+                        count: 3,
+                    }),
+                ),
+                body(
+                    &[1],
+                    None,
+                    true,
+                    Some(Partial {
+                        origin: 1000,
+                        count: 3,
+                    }),
+                ),
+            ],
+        );
+        assert_eq!(data_of(&fetched[0].1[0]), b"Bob");
+        let FetchItem::BodySection { origin, data, .. } = &fetched[0].1[1] else {
+            panic!()
+        };
+        assert_eq!(
+            (*origin, data.as_ref().unwrap().as_bytes()),
+            (Some(1000), &b""[..])
+        );
+    }
+
+    #[test]
+    fn fetch_without_peek_sets_seen() {
+        let (mut store, uids) = store_with(&[MIXED, MIXED]);
+        fetch(
+            &mut store,
+            "INBOX",
+            &uids,
+            vec![FetchAttr::Flags, body(&[1], None, true, None)],
+        );
+        assert!(store.take_changes().is_empty());
+
+        let fetched = fetch(
+            &mut store,
+            "INBOX",
+            &[uids[0]],
+            vec![FetchAttr::Flags, body(&[1], None, false, None)],
+        );
+        assert_eq!(
+            fetched[0].1[0],
+            FetchItem::Flags(vec![Flag::Seen]),
+            "FLAGS shows the new \\Seen"
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("INBOX", "flags 1 [Seen]")])
+        );
+        // Already seen: no change.
+        fetch(&mut store, "INBOX", &[uids[0]], vec![FetchAttr::Rfc822]);
+        assert!(store.take_changes().is_empty());
+        // RFC822.TEXT and BINARY also set it.
+        fetch(&mut store, "INBOX", &[uids[1]], vec![FetchAttr::Rfc822Text]);
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("INBOX", "flags 2 [Seen]")])
+        );
+        let msgs = store.messages(USER, "INBOX").unwrap();
+        assert!(msgs.iter().all(|m| m.flags == vec![Flag::Seen]));
+
+        let (mut store, uids) = store_with(&[MIXED]);
+        let fetched = fetch(
+            &mut store,
+            "INBOX",
+            &uids,
+            vec![FetchAttr::Binary {
+                peek: false,
+                section: Section {
+                    part: vec![2],
+                    text: None,
+                },
+                partial: Some(Partial {
+                    origin: 2,
+                    count: 3,
+                }),
+            }],
+        );
+        assert_eq!(
+            fetched[0].1[0],
+            FetchItem::Binary {
+                section: Section {
+                    part: vec![2],
+                    text: None
+                },
+                origin: Some(2),
+                data: Some(Bytes::from_static(&[2, 3, 4]))
+            }
+        );
+        assert_eq!(store.take_changes().len(), 1);
+    }
+
+    #[test]
+    fn store_copy_move_expunge() {
+        let (mut store, uids) = store_with(&[
+            b"Subject: 1\r\n\r\n",
+            b"Subject: 2\r\n\r\n",
+            b"Subject: 3\r\n\r\n",
+        ]);
+        assert_eq!(uids, [1, 2, 3]);
+        let flag = |store: &mut MemoryStore, uids: &[u32], kind, flags: Vec<Flag>| {
+            op(
+                store,
+                StoreOp::StoreFlags {
+                    mailbox: mb("INBOX"),
+                    uids: uids.to_vec(),
+                    kind,
+                    flags,
+                },
+            )
+        };
+        assert_eq!(
+            flag(&mut store, &[1, 2], StoreKind::Add, vec![Flag::Flagged]),
+            Reply::Ok
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[
+                ("INBOX", "flags 1 [Flagged]"),
+                ("INBOX", "flags 2 [Flagged]")
+            ])
+        );
+        // No real change, nothing recorded (case-insensitive keywords too).
+        assert_eq!(
+            flag(
+                &mut store,
+                &[1],
+                StoreKind::Add,
+                vec![Flag::Flagged, Flag::Recent]
+            ),
+            Reply::Ok
+        );
+        assert_eq!(
+            flag(&mut store, &[3], StoreKind::Remove, vec![Flag::Seen]),
+            Reply::Ok
+        );
+        assert!(store.take_changes().is_empty());
+        let kw = |s: &str| Flag::Keyword(crate::types::Atom::try_from(s).unwrap());
+        flag(&mut store, &[3], StoreKind::Replace, vec![kw("$Work")]);
+        flag(&mut store, &[3], StoreKind::Add, vec![kw("$WORK")]);
+        assert_eq!(kinds(&store.take_changes()).len(), 1);
+        flag(&mut store, &[3], StoreKind::Replace, vec![]);
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("INBOX", "flags 3 []")])
+        );
+
+        // COPY to a missing mailbox: TRYCREATE.
+        let copy = |store: &mut MemoryStore, uids: &[u32], to: &str, remove: bool| {
+            op(
+                store,
+                StoreOp::Copy {
+                    mailbox: mb("INBOX"),
+                    uids: uids.to_vec(),
+                    to: mb(to),
+                    remove,
+                },
+            )
+        };
+        assert_eq!(
+            copy(&mut store, &[1], "Archive", false),
+            Reply::No {
+                code: Some(Code::TryCreate),
+                text: "no such mailbox".into()
+            }
+        );
+        assert!(store.create_mailbox(USER, "Archive"));
+        let Reply::Selected(archive) = op(
+            &mut store,
+            StoreOp::Select {
+                mailbox: mb("Archive"),
+                read_only: false,
+            },
+        ) else {
+            panic!()
+        };
+        store.take_changes();
+        assert_eq!(
+            copy(&mut store, &[2, 1, 7], "Archive", false),
+            Reply::Copied {
+                uid_validity: archive.uid_validity,
+                source: vec![1, 2],
+                destination: vec![1, 2]
+            }
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("Archive", "new 1"), ("Archive", "new 2")])
+        );
+        let copied = store.messages(USER, "Archive").unwrap();
+        assert_eq!(copied[0].flags, vec![Flag::Flagged]);
+
+        // MOVE: new in the target, expunge in the source.
+        assert_eq!(
+            copy(&mut store, &[3], "Archive", true),
+            Reply::Copied {
+                uid_validity: archive.uid_validity,
+                source: vec![3],
+                destination: vec![3]
+            }
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("Archive", "new 3"), ("INBOX", "expunge 3")])
+        );
+        assert_eq!(store.messages(USER, "INBOX").unwrap().len(), 2);
+
+        // EXPUNGE removes only \Deleted messages; UID EXPUNGE only the listed ones.
+        flag(&mut store, &[1, 2], StoreKind::Add, vec![Flag::Deleted]);
+        store.take_changes();
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Expunge {
+                    mailbox: mb("INBOX"),
+                    uids: Some(vec![2])
+                }
+            ),
+            Reply::Ok
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("INBOX", "expunge 2")])
+        );
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Expunge {
+                    mailbox: mb("INBOX"),
+                    uids: None
+                }
+            ),
+            Reply::Ok
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("INBOX", "expunge 1")])
+        );
+        assert!(store.messages(USER, "INBOX").unwrap().is_empty());
+        // UIDs are never reused.
+        assert_eq!(
+            store.inject(USER, "INBOX", b"Subject: 4\r\n\r\n", vec![], None),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn append_and_status() {
+        let (mut store, _) = store_with(&[]);
+        store.set_clock(SearchClock::from_unix(1_700_000_000));
+        let append = |store: &mut MemoryStore, mailbox: &str, message: &'static [u8]| {
+            op(
+                store,
+                StoreOp::Append {
+                    mailbox: mb(mailbox),
+                    flags: vec![Flag::Seen, Flag::Recent],
+                    date: None,
+                    message: Bytes::from_static(message),
+                },
+            )
+        };
+        assert_eq!(
+            append(&mut store, "Drafts", b"Subject: x\r\n\r\n"),
+            Reply::No {
+                code: Some(Code::TryCreate),
+                text: "no such mailbox".into()
+            }
+        );
+        assert_eq!(
+            append(&mut store, "inbox", b"Subject: x\r\n\r\nbody\r\n"),
+            Reply::Appended {
+                uid_validity: FIRST_UID_VALIDITY,
+                uid: 1
+            }
+        );
+        assert_eq!(
+            append(&mut store, "INBOX", b"Subject: y\r\n\r\n"),
+            Reply::Appended {
+                uid_validity: FIRST_UID_VALIDITY,
+                uid: 2
+            }
+        );
+        let changes = store.take_changes();
+        assert_eq!(
+            kinds(&changes),
+            pairs(&[("INBOX", "new 1 "), ("INBOX", "new 2 ")])
+                .into_iter()
+                .map(|(a, b)| (a, b.trim().to_string()))
+                .collect::<Vec<_>>()
+        );
+        let MailboxChange::New { flags, props, .. } = &changes[0].2 else {
+            panic!()
+        };
+        assert_eq!(flags, &vec![Flag::Seen], "\\Recent is not stored");
+        let date = props.internal_date.unwrap();
+        assert_eq!(
+            (date.date().year(), date.date().month(), date.date().day()),
+            (2023, 11, 14)
+        );
+        assert_eq!(date.time(), (22, 13, 20));
+
+        flag_unseen(&mut store);
+        let Reply::Status(items) = op(
+            &mut store,
+            StoreOp::Status {
+                mailbox: mb("INBOX"),
+                items: vec![
+                    StatusAttr::Messages,
+                    StatusAttr::Recent,
+                    StatusAttr::UidNext,
+                    StatusAttr::UidValidity,
+                    StatusAttr::Unseen,
+                    StatusAttr::Size,
+                    StatusAttr::HighestModSeq,
+                ],
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            items,
+            vec![
+                (StatusAttr::Messages, 2),
+                (StatusAttr::Recent, 0),
+                (StatusAttr::UidNext, 3),
+                (StatusAttr::UidValidity, u64::from(FIRST_UID_VALIDITY)),
+                (StatusAttr::Unseen, 1),
+                (
+                    StatusAttr::Size,
+                    (b"Subject: x\r\n\r\nbody\r\n".len() + b"Subject: y\r\n\r\n".len()) as u64
+                ),
+            ]
+        );
+
+        // Too large.
+        let big = Bytes::from(vec![b'a'; MAX_MESSAGE_SIZE + 1]);
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Append {
+                    mailbox: mb("INBOX"),
+                    flags: vec![],
+                    date: None,
+                    message: big
+                }
+            ),
+            Reply::No { code: None, .. }
+        ));
+        assert_eq!(store.inject(USER, "Nope", b"x", vec![], None), None);
+        assert_eq!(store.inject("nobody", "INBOX", b"x", vec![], None), None);
+    }
+
+    fn flag_unseen(store: &mut MemoryStore) {
+        op(
+            store,
+            StoreOp::StoreFlags {
+                mailbox: mb("INBOX"),
+                uids: vec![2],
+                kind: StoreKind::Remove,
+                flags: vec![Flag::Seen],
+            },
+        );
+        store.take_changes();
+    }
+
+    #[test]
+    fn mailboxes_and_list() {
+        let (mut store, _) = store_with(&[]);
+        assert!(store.create_mailbox(USER, "Work/Projects/2024"));
+        assert!(store.create_mailbox(USER, "Sent/"));
+        assert!(!store.create_mailbox(USER, "Sent"), "exists");
+        assert!(!store.create_mailbox(USER, "inbox"), "INBOX exists");
+        assert!(!store.create_mailbox(USER, "a*b"));
+        assert!(!store.create_mailbox(USER, "a//b"));
+        assert!(!store.create_mailbox(USER, ""));
+        assert!(!store.create_mailbox(USER, &"x".repeat(MAX_MAILBOX_NAME + 1)));
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[
+                ("Work", "created"),
+                ("Work/Projects", "created"),
+                ("Work/Projects/2024", "created"),
+                ("Sent", "created")
+            ])
+        );
+        let list =
+            |store: &mut MemoryStore, reference: &str, pattern: &str, lsub: bool| -> Vec<String> {
+                match op(
+                    store,
+                    StoreOp::List {
+                        reference: mb(reference),
+                        pattern: IString::try_from(pattern).unwrap(),
+                        subscribed_only: lsub,
+                    },
+                ) {
+                    Reply::List(v) => v
+                        .iter()
+                        .map(|e| e.mailbox.to_str_lossy().into_owned())
+                        .collect(),
+                    other => panic!("{other:?}"),
+                }
+            };
+        assert_eq!(
+            list(&mut store, "", "*", false),
+            [
+                "INBOX",
+                "Sent",
+                "Work",
+                "Work/Projects",
+                "Work/Projects/2024"
+            ]
+        );
+        assert_eq!(list(&mut store, "", "%", false), ["INBOX", "Sent", "Work"]);
+        assert_eq!(list(&mut store, "Work/", "%", false), ["Work/Projects"]);
+        assert_eq!(
+            list(&mut store, "", "Work/*", false),
+            ["Work/Projects", "Work/Projects/2024"]
+        );
+        assert_eq!(
+            list(&mut store, "", "*/2024", false),
+            ["Work/Projects/2024"]
+        );
+        assert_eq!(list(&mut store, "", "In%", false), ["INBOX"]);
+        assert_eq!(list(&mut store, "", "", false), [""]);
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Subscribe {
+                    mailbox: mb("Sent"),
+                    subscribe: false
+                }
+            ),
+            Reply::Ok
+        );
+        assert_eq!(
+            list(&mut store, "", "*", true),
+            ["INBOX", "Work", "Work/Projects", "Work/Projects/2024"]
+        );
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Subscribe {
+                    mailbox: mb("Nope"),
+                    subscribe: true
+                }
+            ),
+            Reply::no("no such mailbox")
+        );
+
+        // DELETE: never INBOX; inferiors stay (and LIST shows the parent as \Noselect).
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Delete {
+                    mailbox: mb("INBOX")
+                }
+            ),
+            Reply::No { .. }
+        ));
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Delete {
+                    mailbox: mb("Work")
+                }
+            ),
+            Reply::Ok
+        );
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Delete {
+                    mailbox: mb("Work")
+                }
+            ),
+            Reply::No { .. }
+        ));
+        let Reply::List(entries) = op(
+            &mut store,
+            StoreOp::List {
+                reference: mb(""),
+                pattern: IString::try_from("%").unwrap(),
+                subscribed_only: false,
+            },
+        ) else {
+            panic!()
+        };
+        let work = entries
+            .iter()
+            .find(|e| e.mailbox.as_bytes() == b"Work")
+            .unwrap();
+        assert!(work
+            .attributes
+            .contains(&Flag::parse(b"\\Noselect").unwrap()));
+        assert_eq!(kinds(&store.take_changes()), pairs(&[("Work", "deleted")]));
+
+        // RENAME moves inferiors along and creates missing parents.
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Rename {
+                    from: mb("Work/Projects"),
+                    to: mb("Old/Projects")
+                }
+            ),
+            Reply::Ok
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[
+                ("Work/Projects", "renamed Old/Projects"),
+                ("Work/Projects/2024", "renamed Old/Projects/2024"),
+                ("Old", "created")
+            ])
+        );
+        assert_eq!(
+            list(&mut store, "", "*", false),
+            ["INBOX", "Old", "Old/Projects", "Old/Projects/2024", "Sent"]
+        );
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Rename {
+                    from: mb("Old"),
+                    to: mb("Sent")
+                }
+            ),
+            Reply::No { .. }
+        ));
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Rename {
+                    from: mb("Old"),
+                    to: mb("Old/x")
+                }
+            ),
+            Reply::No { .. }
+        ));
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Rename {
+                    from: mb("Nope"),
+                    to: mb("x")
+                }
+            ),
+            Reply::No { .. }
+        ));
+
+        // RENAME INBOX: its messages move, an empty INBOX remains.
+        store.inject(USER, "INBOX", b"Subject: a\r\n\r\n", vec![], None);
+        store.take_changes();
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Rename {
+                    from: mb("INBOX"),
+                    to: mb("Saved")
+                }
+            ),
+            Reply::Ok
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[("INBOX", "renamed Saved"), ("INBOX", "created")])
+        );
+        assert_eq!(store.messages(USER, "Saved").unwrap().len(), 1);
+        assert!(store.messages(USER, "INBOX").unwrap().is_empty());
+    }
+
+    #[test]
+    fn uid_validity_is_deterministic() {
+        let build = || {
+            let mut s = MemoryStore::new();
+            s.add_user("a", "1");
+            s.add_user("b", "2");
+            s.create_mailbox("b", "X");
+            let sel = |s: &mut MemoryStore, user: &'static str, name: &str| match s.handle(
+                &Request::Store {
+                    user: Bytes::from_static(user.as_bytes()),
+                    op: StoreOp::Select {
+                        mailbox: mb(name),
+                        read_only: true,
+                    },
+                },
+            ) {
+                Reply::Selected(snap) => snap.uid_validity,
+                other => panic!("{other:?}"),
+            };
+            (
+                sel(&mut s, "a", "INBOX"),
+                sel(&mut s, "b", "INBOX"),
+                sel(&mut s, "b", "X"),
+            )
+        };
+        assert_eq!(
+            build(),
+            (
+                FIRST_UID_VALIDITY,
+                FIRST_UID_VALIDITY + 1,
+                FIRST_UID_VALIDITY + 2
+            )
+        );
+        assert_eq!(build(), build());
+    }
+
+    #[test]
+    fn search_with_flags_and_from() {
+        let (mut store, uids) = store_with(&[
+            b"From: Alice <alice@example.com>\r\nSubject: one\r\n\r\nhello\r\n",
+            b"From: Bob <bob@example.org>\r\nSubject: two\r\n\r\nhello\r\n",
+            b"From: alice@example.com\r\nSubject: three\r\n\r\nbye\r\n",
+        ]);
+        op(
+            &mut store,
+            StoreOp::StoreFlags {
+                mailbox: mb("INBOX"),
+                uids: vec![uids[2]],
+                kind: StoreKind::Add,
+                flags: vec![Flag::Seen],
+            },
+        );
+        let search = |store: &mut MemoryStore, criteria: Vec<SearchKey>| match op(
+            store,
+            StoreOp::Search {
+                mailbox: mb("INBOX"),
+                charset: None,
+                criteria,
+            },
+        ) {
+            Reply::Searched(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let s = |v: &str| IString::try_from(v).unwrap();
+        assert_eq!(search(&mut store, vec![SearchKey::All]), [1, 2, 3]);
+        assert_eq!(
+            search(&mut store, vec![SearchKey::From(s("ALICE"))]),
+            [1, 3]
+        );
+        assert_eq!(
+            search(
+                &mut store,
+                vec![SearchKey::From(s("alice")), SearchKey::Unseen]
+            ),
+            [1]
+        );
+        assert_eq!(search(&mut store, vec![SearchKey::Seen]), [3]);
+        assert_eq!(
+            search(&mut store, vec![SearchKey::Body(s("hello"))]),
+            [1, 2]
+        );
+        assert_eq!(
+            search(
+                &mut store,
+                vec![SearchKey::SequenceSet(SequenceSet::single(2).unwrap())]
+            ),
+            [2]
+        );
+        assert_eq!(
+            search(&mut store, vec![SearchKey::Uid(SequenceSet::all())]),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            search(
+                &mut store,
+                vec![SearchKey::Not(Box::new(SearchKey::Subject(s("t"))))]
+            ),
+            [1]
+        );
+        assert!(matches!(
+            op(
+                &mut store,
+                StoreOp::Search {
+                    mailbox: mb("Nope"),
+                    charset: None,
+                    criteria: vec![]
+                }
+            ),
+            Reply::No { .. }
+        ));
+    }
+
+    #[test]
+    fn change_overflow_forces_resync() {
+        let (mut store, _) = store_with(&[]);
+        store.create_mailbox(USER, "Other");
+        store.take_changes();
+        store.changes.limit = 3;
+        for i in 0..4 {
+            store.inject(
+                USER,
+                "INBOX",
+                format!("Subject: {i}\r\n\r\n").as_bytes(),
+                vec![],
+                None,
+            );
+        }
+        store.inject(USER, "Other", b"Subject: o\r\n\r\n", vec![], None);
+        let Reply::Selected(inbox) = op(
+            &mut store,
+            StoreOp::Select {
+                mailbox: mb("INBOX"),
+                read_only: true,
+            },
+        ) else {
+            panic!()
+        };
+        let changes = store.take_changes();
+        assert_eq!(
+            kinds(&changes),
+            pairs(&[
+                ("INBOX", "new 3"),
+                ("INBOX", "new 4"),
+                ("Other", "new 1"),
+                ("INBOX", &format!("uidvalidity {}", inbox.uid_validity))
+            ])
+        );
+        assert!(store.take_changes().is_empty());
+
+        // A mailbox that lost changes and is gone is reported deleted; one renamed
+        // follows its new name.
+        store.create_mailbox(USER, "Gone");
+        store.create_mailbox(USER, "Moving");
+        for i in 0..3 {
+            store.inject(
+                USER,
+                "INBOX",
+                format!("Subject: {i}\r\n\r\n").as_bytes(),
+                vec![],
+                None,
+            );
+        }
+        op(
+            &mut store,
+            StoreOp::Delete {
+                mailbox: mb("Gone"),
+            },
+        );
+        op(
+            &mut store,
+            StoreOp::Rename {
+                from: mb("Moving"),
+                to: mb("Moved"),
+            },
+        );
+        assert_eq!(
+            kinds(&store.take_changes()),
+            pairs(&[
+                ("INBOX", "new 7"),
+                ("Gone", "deleted"),
+                ("Moving", "renamed Moved"),
+                ("Moved", "uidvalidity 4"),
+                ("INBOX", "uidvalidity 1"),
+            ])
+        );
+        // Deleted while its changes were lost, and the deletion lost too: reported.
+        store.create_mailbox(USER, "Brief");
+        op(
+            &mut store,
+            StoreOp::Delete {
+                mailbox: mb("Brief"),
+            },
+        );
+        for i in 0..3 {
+            store.inject(
+                USER,
+                "INBOX",
+                format!("Subject: {i}\r\n\r\n").as_bytes(),
+                vec![],
+                None,
+            );
+        }
+        let changes = kinds(&store.take_changes());
+        assert_eq!(
+            changes.last(),
+            Some(&("Brief".to_string(), "deleted".to_string())),
+            "{changes:?}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn garbage_messages_never_panic(raw in prop::collection::vec(any::<u8>(), 0..600), part in prop::collection::vec(0u32..4, 0..3)) {
+            let mut store = MemoryStore::new();
+            store.add_user(USER, "pw");
+            let uid = store.inject(USER, "INBOX", &raw, vec![], None).unwrap();
+            let section = Section { part: part.clone(), text: None };
+            let mut items = vec![
+                FetchAttr::Flags, FetchAttr::InternalDate, FetchAttr::Rfc822Size, FetchAttr::Envelope,
+                FetchAttr::Body, FetchAttr::BodyStructure, FetchAttr::Rfc822, FetchAttr::Rfc822Header,
+                FetchAttr::Rfc822Text, FetchAttr::Uid,
+                FetchAttr::Binary { peek: true, section: section.clone(), partial: Some(Partial { origin: 1, count: 5 }) },
+                FetchAttr::BinarySize { section: section.clone() },
+            ];
+            for text in [None, Some(SectionText::Header), Some(SectionText::Text), Some(SectionText::Mime)] {
+                items.push(body(&part, text, false, Some(Partial { origin: 3, count: 7 })));
+            }
+            let fetched = fetch(&mut store, "INBOX", &[uid], items);
+            prop_assert_eq!(fetched.len(), 1);
+            let search = op(&mut store, StoreOp::Search { mailbox: mb("INBOX"), charset: None, criteria: vec![SearchKey::Text(IString::try_from("a").unwrap())] });
+            prop_assert!(matches!(search, Reply::Searched(_)));
+        }
     }
 }
