@@ -413,6 +413,7 @@ impl Sim {
         }
         self.absorb(actions);
         self.notes();
+        #[allow(clippy::needless_range_loop)] // `i` also indexes self.devs mutably
         for i in 0..self.devs.len() {
             let ev = self.pump(i);
             let resync = ev.iter().any(|e| matches!(e, Event::ResyncRequired));

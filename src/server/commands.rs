@@ -466,6 +466,17 @@ impl Server {
                     return self.ok(conn, tag, None, "FETCH completed");
                 }
                 let mut items = expand_items(&items);
+                if self.selected_mailbox(conn).is_some_and(|(_, ro)| ro) {
+                    // EXAMINE: fetching must not set \Seen.
+                    for a in &mut items {
+                        match a {
+                            FetchAttr::BodySection { peek, .. } | FetchAttr::Binary { peek, .. } => {
+                                *peek = true
+                            }
+                            _ => {}
+                        }
+                    }
+                }
                 if uid && !items.contains(&FetchAttr::Uid) {
                     items.insert(0, FetchAttr::Uid);
                 }
@@ -835,6 +846,13 @@ impl Server {
             uids,
         };
         let exists = view.exists();
+        if !s.is_device() {
+            // A plain IMAP session has no P-IMAP queue semantics: the snapshot is the state.
+            if let Some(q) = s.queues.get_mut(&view.key) {
+                q.events.clear();
+                q.pushed_upto = 0;
+            }
+        }
         s.select(view);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Selected;

@@ -9,8 +9,8 @@
 set -euo pipefail
 
 NEEDED=(/usr/sbin/dovecot /usr/bin/doveadm /usr/bin/doveconf /usr/lib/dovecot/imap
-        /usr/lib/dovecot/lmtp /usr/share/dovecot/dh.pem /usr/bin/openssl)
-PACKAGES=(dovecot-imapd dovecot-lmtpd openssl)
+        /usr/lib/dovecot/lmtp /usr/share/dovecot/dh.pem /usr/bin/openssl /usr/bin/curl)
+PACKAGES=(dovecot-imapd dovecot-lmtpd openssl curl)  # curl: interop_server_python.rs
 LOG=/tmp/pimap-dovecot-apt.log
 
 missing() {

@@ -26,6 +26,9 @@ pub struct Folder {
     pub uid_validity: u32,
     pub uid_next: u32,
     pub msgs: Vec<Msg>,
+    /// Canned FETCH data per UID: a requested attribute answered by one of these items
+    /// wins over the synthetic answer (see [`ScriptStore::set_canned`]).
+    pub canned: BTreeMap<u32, Vec<FetchItem>>,
 }
 
 /// A scripted store: users with password "pw", mailboxes of synthetic messages.
@@ -33,6 +36,8 @@ pub struct Folder {
 pub struct ScriptStore {
     pub folders: BTreeMap<(Bytes, Bytes), Folder>,
     pub changes: Vec<(Bytes, Mailbox, MailboxChange)>,
+    /// Passwords accepted besides "pw" (see [`ScriptStore::accept_password`]).
+    pub extra_passwords: Vec<Bytes>,
 }
 
 pub fn mbx(s: &str) -> Mailbox {
@@ -61,6 +66,7 @@ impl ScriptStore {
             uid_validity: 42,
             uid_next: 1,
             msgs: Vec::new(),
+            canned: BTreeMap::new(),
         };
         for i in 0..n {
             f.msgs.push(Msg {
@@ -154,6 +160,23 @@ impl ScriptStore {
         std::mem::take(&mut self.changes)
     }
 
+    /// Accept this password too (for replaying transcripts that log in with another one).
+    pub fn accept_password(&mut self, password: &str) {
+        self.extra_passwords.push(Bytes::from(password.to_string()));
+    }
+
+    /// Canned FETCH data for one message: each requested attribute that one of `items`
+    /// answers (same kind; same section and origin for `BODY[...]`) is answered with it,
+    /// the others as usual.
+    pub fn set_canned(&mut self, user: &str, name: &str, uid: u32, items: Vec<FetchItem>) {
+        let m = mbx(name);
+        let f = self
+            .folders
+            .get_mut(&(Bytes::from(user.to_string()), key(&m)))
+            .expect("folder");
+        f.canned.insert(uid, items);
+    }
+
     fn folder(&mut self, user: &Bytes, m: &Mailbox) -> Option<&mut Folder> {
         self.folders.get_mut(&(user.clone(), key(m)))
     }
@@ -163,7 +186,8 @@ impl Store for ScriptStore {
     fn handle(&mut self, request: &Request) -> Reply {
         let (user, op) = match request {
             Request::Authenticate { password, .. } => {
-                return if password.expose().as_ref() == b"pw" {
+                let pw = password.expose().as_ref();
+                return if pw == b"pw" || self.extra_passwords.iter().any(|p| p.as_ref() == pw) {
                     Reply::Ok
                 } else {
                     Reply::no("bad password")
@@ -218,7 +242,14 @@ impl Store for ScriptStore {
                     .filter(|m| uids.contains(&m.uid))
                     .map(|m| {
                         let mut v = Vec::new();
+                        let canned = f.canned.get(&m.uid);
                         for a in &items {
+                            if let Some(c) = canned
+                                .and_then(|c| c.iter().find(|i| canned_answers(a, i)))
+                            {
+                                v.push(c.clone());
+                                continue;
+                            }
                             match a {
                                 FetchAttr::Uid => v.push(FetchItem::Uid(m.uid)),
                                 FetchAttr::Flags => v.push(FetchItem::Flags(m.flags.clone())),
@@ -309,6 +340,32 @@ impl Store for ScriptStore {
     }
 }
 
+/// Does a canned item answer this FETCH attribute?
+fn canned_answers(a: &FetchAttr, i: &FetchItem) -> bool {
+    match (a, i) {
+        (FetchAttr::Flags, FetchItem::Flags(_))
+        | (FetchAttr::Envelope, FetchItem::Envelope(_))
+        | (FetchAttr::InternalDate, FetchItem::InternalDate(_))
+        | (FetchAttr::Rfc822, FetchItem::Rfc822(_))
+        | (FetchAttr::Rfc822Header, FetchItem::Rfc822Header(_))
+        | (FetchAttr::Rfc822Text, FetchItem::Rfc822Text(_))
+        | (FetchAttr::Rfc822Size, FetchItem::Rfc822Size(_))
+        | (FetchAttr::Body, FetchItem::Body(_))
+        | (FetchAttr::BodyStructure, FetchItem::BodyStructure(_))
+        | (FetchAttr::Uid, FetchItem::Uid(_))
+        | (FetchAttr::ModSeq, FetchItem::ModSeq(_)) => true,
+        (
+            FetchAttr::BodySection {
+                section, partial, ..
+            },
+            FetchItem::BodySection {
+                section: s, origin, ..
+            },
+        ) => s == section && *origin == partial.map(|p| p.origin),
+        _ => false,
+    }
+}
+
 /// Accepts every submission and records it.
 #[derive(Debug, Default)]
 pub struct RecordingSubmitter {
@@ -371,6 +428,18 @@ impl<S: Store> Harness<S> {
         let a = self.d.input(c, bytes.as_bytes(), self.now).expect("input");
         self.absorb(a);
         self.take(c)
+    }
+
+    /// Send raw bytes (binary allowed) and return everything written to this connection since.
+    pub fn send_raw(&mut self, c: ConnId, bytes: &[u8]) -> Vec<u8> {
+        let a = self.d.input(c, bytes, self.now).expect("input");
+        self.absorb(a);
+        self.take_raw(c)
+    }
+
+    /// Everything written to this connection since the last take, as raw bytes.
+    pub fn take_raw(&mut self, c: ConnId) -> Vec<u8> {
+        self.out.remove(&c).unwrap_or_default()
     }
 
     pub fn take(&mut self, c: ConnId) -> String {

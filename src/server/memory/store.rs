@@ -241,8 +241,14 @@ fn same_flags(a: &[Flag], b: &[Flag]) -> bool {
 }
 
 fn has_flag(flags: &[Flag], f: &Flag) -> bool {
-    let k = flag_key(f);
-    flags.iter().any(|g| flag_key(g) == k)
+    match f {
+        Flag::Keyword(_) | Flag::Extension(_) => {
+            let k = flag_key(f);
+            flags.iter().any(|g| flag_key(g) == k)
+        }
+        // System flags are always parsed to their own variant.
+        _ => flags.contains(f),
+    }
 }
 
 /// The flags after a STORE.
@@ -823,9 +829,10 @@ const SYSTEM_FLAGS: [Flag; 5] = [
 fn select(mb: &MailboxData, read_only: bool) -> MailboxSnapshot {
     let mut flags = SYSTEM_FLAGS.to_vec();
     // Keywords in use, so that clients know them.
+    let mut known: HashSet<Vec<u8>> = flags.iter().map(flag_key).collect();
     for m in &mb.messages {
         for f in &m.flags {
-            if !has_flag(&flags, f) {
+            if known.insert(flag_key(f)) {
                 flags.push(f.clone());
             }
         }
@@ -977,10 +984,15 @@ fn fetch_items(m: &Stored, items: &[FetchAttr]) -> Vec<FetchItem> {
                 if matches!(section.text, Some(SectionText::Convert(_))) {
                     continue;
                 }
-                let p = parsed.get_or_insert_with(|| Parsed::new(&m.raw));
-                let data = mime::section(p, section)
-                    .map(|d| d.into_bytes(&m.raw))
-                    .unwrap_or_default();
+                let data = if section.part.is_empty() && section.text.is_none() {
+                    // The whole message: no need to parse it.
+                    m.raw.clone()
+                } else {
+                    let p = parsed.get_or_insert_with(|| Parsed::new(&m.raw));
+                    mime::section(p, section)
+                        .map(|d| d.into_bytes(&m.raw))
+                        .unwrap_or_default()
+                };
                 FetchItem::BodySection {
                     section: section.clone(),
                     origin: partial.map(|p| p.origin),
@@ -993,8 +1005,12 @@ fn fetch_items(m: &Stored, items: &[FetchAttr]) -> Vec<FetchItem> {
                 if section.text.is_some() {
                     continue;
                 }
-                let p = parsed.get_or_insert_with(|| Parsed::new(&m.raw));
-                let data = mime::binary(p, &section.part).map(|d| d.into_bytes(&m.raw));
+                let data = if section.part.is_empty() {
+                    Some(m.raw.clone())
+                } else {
+                    let p = parsed.get_or_insert_with(|| Parsed::new(&m.raw));
+                    mime::binary(p, &section.part).map(|d| d.into_bytes(&m.raw))
+                };
                 FetchItem::Binary {
                     section: section.clone(),
                     origin: partial.map(|p| p.origin),
