@@ -160,12 +160,18 @@ fn hello_registration_and_extended_notification() {
     let mut key = XorTestCipher::new(b"k3y".to_vec());
     let hello = Hello::new("P1", &mut key, Some("ip=127.0.0.1".into()));
     let (reply, net) = h.d.server.handle_hello(&hello.encode());
-    assert_eq!(HelloReply::parse(&reply).unwrap(), HelloReply::Ok { endpoint: None });
+    assert_eq!(
+        HelloReply::parse(&reply).unwrap(),
+        HelloReply::Ok { endpoint: None }
+    );
     assert_eq!(net.as_deref(), Some("ip=127.0.0.1"));
     let mut wrong = XorTestCipher::new(b"other".to_vec());
     let bad = Hello::new("P1", &mut wrong, None);
     let (reply, _) = h.d.server.handle_hello(&bad.encode());
-    assert_eq!(HelloReply::parse(&reply).unwrap(), HelloReply::InvalidEncryptionKey);
+    assert_eq!(
+        HelloReply::parse(&reply).unwrap(),
+        HelloReply::InvalidEncryptionKey
+    );
     // Offline: a new message becomes an encrypted EXTENDED notification on SMS.
     h.close(c);
     h.d.store.deliver("joe", "INBOX", "offline news");
@@ -177,4 +183,134 @@ fn hello_registration_and_extended_notification() {
     let parsed = ExtendedNotification::parse(&n.payload, Some(&mut key)).unwrap();
     assert_eq!(parsed.event, ExtendedEvent::NewMessage);
     assert_eq!(parsed.message.unwrap().subject, "offline news");
+}
+
+#[test]
+fn inband_push_without_idle_and_other_folders_wait_for_select() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    h.send(c, "a2 XFILTER ALL N ALL\r\n");
+    let r = h.send(c, "a3 XSETPIMAPPREF PIMAP_INBAND_PUSH ON\r\n");
+    assert!(r.starts_with("a3 OK"), "{r}");
+    h.send(c, "a4 SELECT INBOX\r\n");
+    h.d.store.deliver("joe", "INBOX", "pushed at once");
+    h.sync();
+    assert_eq!(
+        h.take(c),
+        "* 4 EXISTS\r\n",
+        "PIMAP_INBAND_PUSH pushes without IDLE"
+    );
+    // A change in another folder is queued, not pushed, until that folder is selected.
+    h.d.store.deliver("joe", "Sent", "elsewhere");
+    h.sync();
+    assert_eq!(h.take(c), "");
+    let r = h.send(c, "a5 SELECT Sent\r\n");
+    assert!(r.contains("* 1 EXISTS\r\n"), "{r}");
+    assert!(
+        r.contains("* 1 FETCH (UID 1 FLAGS ())\r\n"),
+        "queued event collected: {r}"
+    );
+}
+
+#[test]
+fn xdeliver_with_saveto_answers_appenduid() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    let msg = "From: joe@example.com\r\nTo: ann@example.com\r\nSubject: hi\r\n\r\nHello\r\n";
+    let r = h.send(
+        c,
+        &format!(
+            "a2 XDELIVER N SAVETO=Sent ENVELOPE ((NIL NIL \"ann\" \"example.com\")) {{{}+}}\r\n{msg}\r\n",
+            msg.len()
+        ),
+    );
+    assert!(r.starts_with("a2 OK [APPENDUID 42 1]"), "{r}");
+    assert_eq!(h.d.submitter.sent.len(), 1);
+    assert_eq!(&h.d.submitter.sent[0].message[..], msg.as_bytes());
+    assert_eq!(
+        h.d.submitter.sent[0].envelope.as_ref().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(h.d.store.messages("joe", "Sent").len(), 1);
+}
+
+#[test]
+fn xmacro_define_run_and_failure_code() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    let r = h.send(
+        c,
+        "a2 XMACRO DEFINE SYNC (\"SELECT $1\" \"UID FETCH 1:* (FLAGS)\")\r\n",
+    );
+    assert!(r.starts_with("a2 OK"), "{r}");
+    let r = h.send(c, "a3 XMACRO RUN SYNC INBOX\r\n");
+    assert!(r.contains("a3.1 OK [READ-WRITE]"), "{r}");
+    assert!(r.contains("* 3 FETCH (UID 3 FLAGS ())"), "{r}");
+    assert!(r.contains("a3.2 OK"), "{r}");
+    assert!(r.ends_with("a3 OK XMACRO completed\r\n"), "{r}");
+    let r = h.send(c, "a4 XMACRO RUN SYNC Nonexistent\r\n");
+    assert!(r.contains("a4.1 NO"), "{r}");
+    assert!(
+        r.ends_with("a4 NO [XMACRO-FAILED 1] XMACRO command failed\r\n"),
+        "{r}"
+    );
+    let r = h.send(c, "a5 XMACRO LIST\r\n");
+    assert!(
+        r.starts_with("* XMACRO SYNC (\"SELECT $1\" \"UID FETCH 1:* (FLAGS)\")"),
+        "{r}"
+    );
+    let r = h.send(c, "a6 XMACRO DEFINE BAD (\"XMACRO LIST\")\r\n");
+    assert!(r.starts_with("a6 NO"), "no nesting: {r}");
+}
+
+#[test]
+fn prefs_persist_across_sessions_and_expiry_ends_sessions() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    h.send(c, "a2 XSETPIMAPPREF PIMAP_OUTBAND_CHANNEL SMS\r\n");
+    h.send(c, "a3 LOGOUT\r\n");
+    assert!(
+        !h.d.server.has_session(b"joe", b"P1"),
+        "LOGOUT ends the session"
+    );
+    let c = h.connect();
+    let r = h.send(c, "b1 LOGIN joe#P1 pw\r\n");
+    assert!(!r.contains("* SESSION "), "fresh session after LOGOUT: {r}");
+    let r = h.send(c, "b2 XGETPIMAPPREFS (PIMAP_OUTBAND_CHANNEL)\r\n");
+    assert!(
+        r.starts_with("* XGETPIMAPPREFS (PIMAP_OUTBAND_CHANNEL SMS)"),
+        "{r}"
+    );
+    h.close(c);
+    assert!(h.d.server.has_session(b"joe", b"P1"));
+    h.advance(std::time::Duration::from_secs(30 * 60));
+    assert!(
+        h.d.server.has_session(b"joe", b"P1"),
+        "kept for at least an hour"
+    );
+    h.advance(std::time::Duration::from_secs(31 * 60));
+    assert!(
+        !h.d.server.has_session(b"joe", b"P1"),
+        "expired after an hour"
+    );
+}
+
+#[test]
+fn authenticate_plain_and_xterse() {
+    let mut h = setup();
+    let c = h.connect();
+    let r = h.send(c, "a1 AUTHENTICATE PLAIN\r\n");
+    assert_eq!(r, "+ \r\n");
+    // "\0joe#P1\0pw"
+    let r = h.send(c, "AGpvZSNQMQBwdw==\r\n");
+    assert!(r.starts_with("* SESSIONID "), "{r}");
+    assert!(r.contains("a1 OK"), "{r}");
+    let r = h.send(c, "a2 XTERSE ON\r\n");
+    assert_eq!(r, "a2 OK\r\n", "TV-00-3.2.4-a: the reply is already terse");
+    let r = h.send(c, "a3 NOOP\r\n");
+    assert_eq!(r, "a3 OK\r\n", "terse: no text");
 }
