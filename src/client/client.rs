@@ -1166,7 +1166,6 @@ fn unreachable_tag() -> Tag {
 mod tests {
     use super::*;
 
-
     #[test]
     fn base64_round_trip() {
         for s in [&b""[..], b"f", b"fo", b"foo", b"\0joe#dev\0pw"] {

@@ -43,4 +43,3 @@ pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     }
     Some(out)
 }
-

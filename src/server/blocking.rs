@@ -56,7 +56,11 @@ pub struct CollectingNotifier {
 
 impl Notifier for CollectingNotifier {
     fn notify(&mut self, n: &Notification) {
-        let cap = if self.capacity == 0 { 1024 } else { self.capacity };
+        let cap = if self.capacity == 0 {
+            1024
+        } else {
+            self.capacity
+        };
         if self.sent.len() >= cap {
             self.sent.pop_front();
         }

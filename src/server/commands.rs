@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::codec::base64::base64_decode;
 use crate::types::{
-    Code, Command, CommandBody, Data, FetchAttr, FetchItem, FetchItems, Flag, LoginName, Mailbox,
+    Code, Command, CommandBody, Data, FetchAttr, FetchItem, Flag, LoginName, Mailbox,
     NamespaceEntry, SearchKey, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
 };
 
@@ -20,18 +20,54 @@ use super::session::{SelectedView, Session};
 /// What a connection waits for, with what it needs to finish the command.
 #[derive(Debug)]
 pub(crate) enum Pending {
-    Login { tag: Tag, name: LoginName },
-    Select { tag: Tag, mailbox: Mailbox, read_only: bool },
-    Simple { tag: Tag, name: &'static str, no_expunge: bool },
-    Close { tag: Tag },
-    List { tag: Tag, lsub: bool },
-    Status { tag: Tag, mailbox: Mailbox },
-    Append { tag: Tag },
-    Fetch { tag: Tag, uid: bool },
-    Search { tag: Tag, uid: bool },
-    Copy { tag: Tag, name: &'static str },
-    Submit { tag: Tag, save_to: Option<Mailbox>, message: Bytes },
-    SaveCopy { tag: Tag },
+    Login {
+        tag: Tag,
+        name: LoginName,
+    },
+    Select {
+        tag: Tag,
+        mailbox: Mailbox,
+        read_only: bool,
+    },
+    Simple {
+        tag: Tag,
+        name: &'static str,
+        no_expunge: bool,
+    },
+    Close {
+        tag: Tag,
+    },
+    List {
+        tag: Tag,
+        lsub: bool,
+    },
+    Status {
+        tag: Tag,
+        mailbox: Mailbox,
+    },
+    Append {
+        tag: Tag,
+    },
+    Fetch {
+        tag: Tag,
+        uid: bool,
+    },
+    Search {
+        tag: Tag,
+        uid: bool,
+    },
+    Copy {
+        tag: Tag,
+        name: &'static str,
+    },
+    Submit {
+        tag: Tag,
+        save_to: Option<Mailbox>,
+        message: Bytes,
+    },
+    SaveCopy {
+        tag: Tag,
+    },
 }
 
 impl Pending {
@@ -56,7 +92,11 @@ impl Pending {
 /// A sequence set naming exactly these numbers (ascending input).
 pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
     let mut ranges = Vec::new();
-    let mut it = ns.iter().copied().filter_map(std::num::NonZeroU32::new).peekable();
+    let mut it = ns
+        .iter()
+        .copied()
+        .filter_map(std::num::NonZeroU32::new)
+        .peekable();
     while let Some(a) = it.next() {
         let mut b = a;
         while let Some(n) = it.peek().copied() {
@@ -76,26 +116,6 @@ pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
     SequenceSet::new(ranges).ok()
 }
 
-fn expand_items(items: &FetchItems) -> Vec<FetchAttr> {
-    let mut out: Vec<FetchAttr> = Vec::new();
-    let list = match items {
-        FetchItems::Macro(m) => m.expand(),
-        FetchItems::List(l) => l
-            .iter()
-            .flat_map(|a| match a {
-                FetchAttr::Macro(m) => m.expand(),
-                other => vec![other.clone()],
-            })
-            .collect(),
-    };
-    for a in list {
-        if !out.contains(&a) {
-            out.push(a);
-        }
-    }
-    out
-}
-
 impl Server {
     pub(crate) fn session_of(&self, conn: ConnId) -> Option<&Session> {
         self.conns
@@ -110,7 +130,9 @@ impl Server {
     }
 
     fn user_of(&self, conn: ConnId) -> Bytes {
-        self.session_of(conn).map(|s| s.user.clone()).unwrap_or_default()
+        self.session_of(conn)
+            .map(|s| s.user.clone())
+            .unwrap_or_default()
     }
 
     fn store_request(&mut self, conn: ConnId, op: StoreOp, pending: Pending) {
@@ -199,7 +221,10 @@ impl Server {
                 self.execute(conn, cmd, now);
             }
             Work::EndMacro(tag) => {
-                let failed = self.conns.get_mut(&conn).and_then(|c| c.macro_failed.take());
+                let failed = self
+                    .conns
+                    .get_mut(&conn)
+                    .and_then(|c| c.macro_failed.take());
                 match failed {
                     None => self.ok(conn, tag, None, "XMACRO completed"),
                     Some(i) => self.status(
@@ -296,14 +321,14 @@ impl Server {
                     }
                 }
             }
-            _ if state == ConnState::NotAuthenticated => {
-                self.bad(conn, tag, "Log in first")
-            }
+            _ if state == ConnState::NotAuthenticated => self.bad(conn, tag, "Log in first"),
             B::Select { mailbox, .. } => self.select(conn, tag, mailbox, false),
             B::Examine { mailbox, .. } => self.select(conn, tag, mailbox, true),
             B::Create { mailbox } => self.simple(conn, tag, StoreOp::Create { mailbox }, "CREATE"),
             B::Delete { mailbox } => self.simple(conn, tag, StoreOp::Delete { mailbox }, "DELETE"),
-            B::Rename { from, to } => self.simple(conn, tag, StoreOp::Rename { from, to }, "RENAME"),
+            B::Rename { from, to } => {
+                self.simple(conn, tag, StoreOp::Rename { from, to }, "RENAME")
+            }
             B::Subscribe { mailbox } => self.simple(
                 conn,
                 tag,
@@ -465,14 +490,13 @@ impl Server {
                     self.deliver(conn, !uid);
                     return self.ok(conn, tag, None, "FETCH completed");
                 }
-                let mut items = expand_items(&items);
+                let mut items = items.attributes();
                 if self.selected_mailbox(conn).is_some_and(|(_, ro)| ro) {
                     // EXAMINE: fetching must not set \Seen.
                     for a in &mut items {
                         match a {
-                            FetchAttr::BodySection { peek, .. } | FetchAttr::Binary { peek, .. } => {
-                                *peek = true
-                            }
+                            FetchAttr::BodySection { peek, .. }
+                            | FetchAttr::Binary { peek, .. } => *peek = true,
                             _ => {}
                         }
                     }
@@ -716,7 +740,16 @@ impl Server {
                     self.send_data(conn, if lsub { Data::Lsub(e) } else { Data::List(e) });
                 }
                 self.deliver(conn, false);
-                self.ok(conn, tag, None, if lsub { "LSUB completed" } else { "LIST completed" });
+                self.ok(
+                    conn,
+                    tag,
+                    None,
+                    if lsub {
+                        "LSUB completed"
+                    } else {
+                        "LIST completed"
+                    },
+                );
             }
             (Pending::Status { tag, mailbox }, Reply::Status(items)) => {
                 self.send_data(conn, Data::Status { mailbox, items });
@@ -767,13 +800,11 @@ impl Server {
             ) => {
                 self.deliver(conn, false);
                 let code = match (set_of(&source), set_of(&destination)) {
-                    (Some(source), Some(destination)) => {
-                        Some(Code::CopyUid {
-                            uid_validity,
-                            source,
-                            destination,
-                        })
-                    }
+                    (Some(source), Some(destination)) => Some(Code::CopyUid {
+                        uid_validity,
+                        source,
+                        destination,
+                    }),
                     _ => None,
                 };
                 self.ok(conn, tag, code, &format!("{name} completed"));
@@ -860,8 +891,20 @@ impl Server {
         self.send_data(conn, Data::Flags(snap.flags.clone()));
         self.send_data(conn, Data::Exists(exists));
         self.send_data(conn, Data::Recent(0));
-        self.status(conn, None, Status::Ok, Some(Code::UidValidity(snap.uid_validity)), "UIDs valid");
-        self.status(conn, None, Status::Ok, Some(Code::UidNext(snap.uid_next)), "Predicted next UID");
+        self.status(
+            conn,
+            None,
+            Status::Ok,
+            Some(Code::UidValidity(snap.uid_validity)),
+            "UIDs valid",
+        );
+        self.status(
+            conn,
+            None,
+            Status::Ok,
+            Some(Code::UidNext(snap.uid_next)),
+            "Predicted next UID",
+        );
         self.status(
             conn,
             None,
@@ -875,14 +918,30 @@ impl Server {
         } else {
             Code::ReadWrite
         };
-        self.ok(conn, tag, Some(code), if read_only { "EXAMINE completed" } else { "SELECT completed" });
+        self.ok(
+            conn,
+            tag,
+            Some(code),
+            if read_only {
+                "EXAMINE completed"
+            } else {
+                "SELECT completed"
+            },
+        );
     }
 
     fn login_ok(&mut self, conn: ConnId, tag: Tag, name: LoginName, now: Instant) {
         let Some(device) = name.device.clone() else {
             // Plain IMAP session: per connection, no filters, not resumable.
             let sk = self.next_session_key();
-            let mut s = Session::new(name.user.clone(), None, None, String::new(), Default::default(), now);
+            let mut s = Session::new(
+                name.user.clone(),
+                None,
+                None,
+                String::new(),
+                Default::default(),
+                now,
+            );
             s.conn = Some(conn);
             self.sessions.insert(sk, s);
             self.index_session(sk, name.user);
@@ -901,7 +960,13 @@ impl Server {
                 if let Some(oc) = self.conns.get_mut(&other) {
                     oc.session = None;
                 }
-                self.status(other, None, Status::Bye, None, "Session resumed on another connection");
+                self.status(
+                    other,
+                    None,
+                    Status::Bye,
+                    None,
+                    "Session resumed on another connection",
+                );
                 self.close_conn(other, now);
             }
             let (state, folder, sid) = match self.sessions.get_mut(&sk) {
@@ -947,7 +1012,14 @@ impl Server {
             .unwrap_or_default();
         let sid = super::random::session_id(self.rng.as_mut(), self.config.session_id_len);
         let sk = self.next_session_key();
-        let mut s = Session::new(name.user.clone(), Some(device), name.domain.clone(), sid.clone(), profile, now);
+        let mut s = Session::new(
+            name.user.clone(),
+            Some(device),
+            name.domain.clone(),
+            sid.clone(),
+            profile,
+            now,
+        );
         s.conn = Some(conn);
         self.sessions.insert(sk, s);
         self.registry.insert(key, sk);
@@ -976,4 +1048,3 @@ impl Server {
         }
     }
 }
-

@@ -30,7 +30,9 @@ pub struct Provisioning {
 impl Default for Provisioning {
     fn default() -> Self {
         Self {
-            channels: vec!["SMS", "GSMSMS", "WAP_PUSH", "WAPWDP", "MMS", "UDP", "SIP", "NONE"],
+            channels: vec![
+                "SMS", "GSMSMS", "WAP_PUSH", "WAPWDP", "MMS", "UDP", "SIP", "NONE",
+            ],
             event_filters: vec!["ALL", "NONE", "NEW"],
             outband_formats: vec!["EMN", "EXTENDED"],
             notification_address: None,
@@ -115,14 +117,34 @@ impl ServerConfig {
 pub fn default_capabilities(dialect: Dialect) -> Vec<Capability> {
     let names: &[&str] = match dialect {
         Dialect::Draft01 => &[
-            "IMAP4rev1", "IDLE", "LITERAL+", "UIDPLUS", "AUTH=PLAIN", "XPIMAPPREF", "XTERSE",
-            "XFILTER", "XZIP", "XDELIVER", "XPROVISION", "XMACRO",
+            "IMAP4rev1",
+            "IDLE",
+            "LITERAL+",
+            "UIDPLUS",
+            "AUTH=PLAIN",
+            "XPIMAPPREF",
+            "XTERSE",
+            "XFILTER",
+            "XZIP",
+            "XDELIVER",
+            "XPROVISION",
+            "XMACRO",
         ],
         // Individual atoms plus the revision marker: the version atom xPIMAPv1r1 would also
         // promise XCONVERT, which this server does not serve.
         _ => &[
-            "IMAP4rev1", "IDLE", "LITERAL+", "UIDPLUS", "AUTH=PLAIN", "xPIMAPcomplyrev08",
-            "XPIMAPPREF", "XFILTER", "XZIP", "XDELIVER", "XPROVISION", "XMACRO",
+            "IMAP4rev1",
+            "IDLE",
+            "LITERAL+",
+            "UIDPLUS",
+            "AUTH=PLAIN",
+            "xPIMAPcomplyrev08",
+            "XPIMAPPREF",
+            "XFILTER",
+            "XZIP",
+            "XDELIVER",
+            "XPROVISION",
+            "XMACRO",
         ],
     };
     names

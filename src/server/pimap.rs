@@ -147,7 +147,11 @@ impl Server {
     fn device_only(&mut self, conn: ConnId, tag: &Tag) -> bool {
         let ok = self.session_of(conn).is_some_and(|s| s.is_device());
         if !ok {
-            self.no(conn, tag.clone(), "P-IMAP session required (log in with user#device)");
+            self.no(
+                conn,
+                tag.clone(),
+                "P-IMAP session required (log in with user#device)",
+            );
         }
         ok
     }
@@ -177,7 +181,13 @@ impl Server {
         }
     }
 
-    pub(crate) fn pimap_command(&mut self, conn: ConnId, tag: Tag, body: CommandBody, now: Instant) {
+    pub(crate) fn pimap_command(
+        &mut self,
+        conn: ConnId,
+        tag: Tag,
+        body: CommandBody,
+        now: Instant,
+    ) {
         let _ = now;
         match body {
             CommandBody::XProvision { .. } => self.xprovision(conn, tag),
@@ -381,8 +391,7 @@ impl Server {
             }
             PrefSetting::XFilter(act) => {
                 let name = Bytes::copy_from_slice(&act.name.as_bytes().to_ascii_uppercase());
-                let known =
-                    &name[..] == b"ALL" || s.profile.named_filters.contains_key(&name);
+                let known = &name[..] == b"ALL" || s.profile.named_filters.contains_key(&name);
                 let folder = match &act.folder {
                     FolderSelector::All => None,
                     FolderSelector::Mailbox(m) => Some(folder_key(m)),
@@ -641,7 +650,10 @@ impl Server {
                         continue;
                     }
                     let f = if ty == FilterType::View {
-                        s.profile.view_filter(&key).cloned().unwrap_or_else(Filter::all)
+                        s.profile
+                            .view_filter(&key)
+                            .cloned()
+                            .unwrap_or_else(Filter::all)
                     } else {
                         s.profile
                             .notification_filter(&key)

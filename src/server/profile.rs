@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 
-use crate::types::{
-    Channel, EventFilter, FilterType, IString, Mailbox, NewFormat, OutbandFormat,
-};
+use crate::types::{Channel, EventFilter, FilterType, IString, Mailbox, NewFormat, OutbandFormat};
 
 use super::filter::Filter;
 

@@ -270,9 +270,7 @@ impl Server {
                 let ev = match &change {
                     MailboxChange::Created => Some(FolderEvent::Created(mailbox.clone())),
                     MailboxChange::Deleted => Some(FolderEvent::Deleted(mailbox.clone())),
-                    MailboxChange::Renamed { to } => {
-                        Some(FolderEvent::Renamed { to: to.clone() })
-                    }
+                    MailboxChange::Renamed { to } => Some(FolderEvent::Renamed { to: to.clone() }),
                     _ => None,
                 };
                 if let Some(ev) = ev {
@@ -649,13 +647,7 @@ impl Server {
             match c.decoder.next() {
                 Ok(Some(msg)) => {
                     if c.work.len() >= self.config.max_pipelined {
-                        self.status(
-                            conn,
-                            None,
-                            Status::Bye,
-                            None,
-                            "Too many pipelined commands",
-                        );
+                        self.status(conn, None, Status::Bye, None, "Too many pipelined commands");
                         self.close_conn(conn, now);
                         return;
                     }

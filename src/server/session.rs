@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::types::{
-    Data, EventFilter, FetchAttr, FetchItem, FetchItems, Flag, ListEntry, Mailbox, NewFormat,
-};
+use crate::types::{Data, EventFilter, FetchAttr, FetchItem, Flag, ListEntry, Mailbox, NewFormat};
 
 use super::change::MailboxChange;
 use super::filter::SearchClock;
@@ -226,7 +224,9 @@ impl Session {
                     if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
                         break;
                     }
-                    let Some(ev) = q.events.pop_front() else { break };
+                    let Some(ev) = q.events.pop_front() else {
+                        break;
+                    };
                     q.pushed_upto = q.pushed_upto.saturating_sub(1);
                     render(sel, ev, new_format, &mut resync, out);
                 }
@@ -348,16 +348,7 @@ pub(crate) fn new_format_items(
     let NewFormat::Fetch(items) = fmt else {
         return None;
     };
-    let attrs: Vec<FetchAttr> = match items {
-        FetchItems::Macro(m) => m.expand(),
-        FetchItems::List(l) => l
-            .iter()
-            .flat_map(|a| match a {
-                FetchAttr::Macro(m) => m.expand(),
-                other => vec![other.clone()],
-            })
-            .collect(),
-    };
+    let attrs = items.attributes();
     let mut out = Vec::with_capacity(attrs.len() + 1);
     for a in attrs {
         let item = match a {

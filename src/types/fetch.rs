@@ -14,6 +14,30 @@ pub enum FetchItems {
     List(Vec<FetchAttr>),
 }
 
+impl FetchItems {
+    /// The attributes asked for, with macros (also macros inside a list, E-08) expanded and
+    /// duplicates removed, in request order.
+    pub fn attributes(&self) -> Vec<FetchAttr> {
+        let list = match self {
+            FetchItems::Macro(m) => m.expand(),
+            FetchItems::List(l) => l
+                .iter()
+                .flat_map(|a| match a {
+                    FetchAttr::Macro(m) => m.expand(),
+                    other => vec![other.clone()],
+                })
+                .collect(),
+        };
+        let mut out: Vec<FetchAttr> = Vec::with_capacity(list.len());
+        for a in list {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+}
+
 /// FETCH macros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FetchMacro {

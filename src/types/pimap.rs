@@ -127,7 +127,6 @@ impl Channel {
     }
 }
 
-
 /// Out-of-band payload format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutbandFormat {
