@@ -68,6 +68,10 @@ pub(crate) enum Pending {
     SaveCopy {
         tag: Tag,
     },
+    FilterGetAll {
+        tag: Tag,
+        filter_type: crate::types::FilterType,
+    },
 }
 
 impl Pending {
@@ -84,7 +88,8 @@ impl Pending {
             | Pending::Search { tag, .. }
             | Pending::Copy { tag, .. }
             | Pending::Submit { tag, .. }
-            | Pending::SaveCopy { tag } => tag,
+            | Pending::SaveCopy { tag }
+            | Pending::FilterGetAll { tag, .. } => tag,
         }
     }
 }
@@ -321,6 +326,8 @@ impl Server {
                     }
                 }
             }
+            // XTERSE and XZIP are valid in every state (spec §3.8, §3.9.1).
+            body @ (B::XTerse(_) | B::XZip(_)) => self.pimap_command(conn, tag, body, now),
             _ if state == ConnState::NotAuthenticated => self.bad(conn, tag, "Log in first"),
             B::Select { mailbox, .. } => self.select(conn, tag, mailbox, false),
             B::Examine { mailbox, .. } => self.select(conn, tag, mailbox, true),
@@ -432,8 +439,6 @@ impl Server {
             | B::XSetPimapPref { .. }
             | B::XGetPimapPrefs { .. }
             | B::XFilter(_)
-            | B::XTerse(_)
-            | B::XZip(_)
             | B::XDeliver(_)
             | B::XConvert(_)
             | B::XPSearch { .. }
@@ -835,6 +840,10 @@ impl Server {
                 self.deliver(conn, false);
                 let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
                 self.ok(conn, tag, code, "XDELIVER completed");
+            }
+            (Pending::FilterGetAll { tag, filter_type }, Reply::List(entries)) => {
+                let folders: Vec<Mailbox> = entries.into_iter().map(|e| e.mailbox).collect();
+                self.filter_lines(conn, tag, &folders, filter_type);
             }
             (p, _) => {
                 let tag = p.tag().clone();

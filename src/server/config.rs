@@ -74,6 +74,9 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// XMACRO definitions per device (default 64).
     pub max_macros: usize,
+    /// Largest inflated XZIP INLINE request (default 64 MiB, the literal limit); a larger
+    /// one (a compression bomb) is answered BAD.
+    pub max_inline_inflated: usize,
     /// Length of generated session ids (default 22 characters, about 131 bits).
     pub session_id_len: usize,
     /// Command decoding limits and tolerance.
@@ -105,6 +108,7 @@ impl ServerConfig {
             max_connections: 10_000,
             max_sessions: 1_000_000,
             max_macros: 64,
+            max_inline_inflated: 64 << 20,
             session_id_len: 22,
             decoder: DecoderOptions::default(),
             provisioning: Provisioning::default(),

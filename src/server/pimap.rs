@@ -117,6 +117,38 @@ fn decode_template(tag: &[u8], line: &[u8]) -> Option<crate::types::Command> {
     }
 }
 
+/// Inflate an XZIP INLINE request, sniffing gzip, zlib or raw DEFLATE (spec §5.2), with an
+/// output ceiling.
+fn inflate_request(data: &[u8], limit: usize) -> Option<Vec<u8>> {
+    use miniz_oxide::inflate::{decompress_to_vec_with_limit, decompress_to_vec_zlib_with_limit};
+    match data {
+        [0x1f, 0x8b, 8, flags, rest @ ..] => {
+            // gzip: skip the 10-byte header (and the optional fields), drop the trailer.
+            let mut body = rest.get(6..)?;
+            if flags & 4 != 0 {
+                let n = usize::from(*body.first()?) | usize::from(*body.get(1)?) << 8;
+                body = body.get(2 + n..)?;
+            }
+            for bit in [8u8, 16] {
+                if flags & bit != 0 {
+                    let end = body.iter().position(|b| *b == 0)?;
+                    body = body.get(end + 1..)?;
+                }
+            }
+            if flags & 2 != 0 {
+                body = body.get(2..)?;
+            }
+            decompress_to_vec_with_limit(body, limit).ok()
+        }
+        [cmf, flg, ..]
+            if cmf & 0x0f == 8 && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0 =>
+        {
+            decompress_to_vec_zlib_with_limit(data, limit).ok()
+        }
+        _ => decompress_to_vec_with_limit(data, limit).ok(),
+    }
+}
+
 /// gzip container (RFC 1952) around raw DEFLATE, for -01 XZIP.
 fn gzip(data: &[u8]) -> Vec<u8> {
     let deflated = miniz_oxide::deflate::compress_to_vec(data, 6);
@@ -231,8 +263,36 @@ impl Server {
                     vec![Work::Inner(*inner, Inner::Zip), Work::EndZip(tag, start)],
                 );
             }
-            CommandBody::XZip(XZipCommand::Inline(_)) => {
-                self.no(conn, tag, "XZIP INLINE requests are not supported")
+            CommandBody::XZip(XZipCommand::Inline(lit)) => {
+                let limit = self.config.max_inline_inflated;
+                let inner = inflate_request(&lit.data, limit).and_then(|raw| {
+                    let mut d = CommandDecoder::default();
+                    d.feed(&raw);
+                    if !raw.ends_with(b"\r\n") {
+                        d.feed(b"\r\n");
+                    }
+                    match d.next() {
+                        Ok(Some(ClientMessage::Command(c))) if d.buffered_len() == 0 => Some(c),
+                        _ => None,
+                    }
+                });
+                match inner {
+                    Some(cmd) if !matches!(cmd.body, CommandBody::XZip(_) | CommandBody::Idle) => {
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.capturing += 1;
+                            let start = c.wbuf.len();
+                            self.push_front_work(
+                                conn,
+                                vec![Work::Inner(cmd, Inner::Zip), Work::EndZip(tag, start)],
+                            );
+                        }
+                    }
+                    _ => self.bad(
+                        conn,
+                        tag,
+                        "XZIP INLINE data is not one compressed command (DEFLATE, zlib or gzip)",
+                    ),
+                }
             }
             CommandBody::XDeliver(d) => self.xdeliver(conn, tag, d),
             CommandBody::XConvert(_) => self.no(conn, tag, "XCONVERT is not supported"),
@@ -632,47 +692,77 @@ impl Server {
             XFilterCommand::LegacyGet {
                 folder,
                 filter_type,
-            } => {
-                let key = match &folder {
-                    FolderSelector::All => Bytes::from_static(b"INBOX"),
-                    FolderSelector::Mailbox(m) => folder_key(m),
-                };
-                let mailbox = match &folder {
-                    FolderSelector::All => crate::types::Mailbox::inbox(),
-                    FolderSelector::Mailbox(m) => m.clone(),
-                };
-                let Some(s) = self.session_of(conn) else {
-                    return;
-                };
-                let mut out = Vec::new();
-                for ty in [FilterType::View, FilterType::Notification] {
-                    if filter_type != FilterType::Both && filter_type != ty {
-                        continue;
-                    }
-                    let f = if ty == FilterType::View {
-                        s.profile
-                            .view_filter(&key)
-                            .cloned()
-                            .unwrap_or_else(Filter::all)
-                    } else {
-                        s.profile
-                            .notification_filter(&key)
-                            .cloned()
-                            .unwrap_or_else(Filter::none)
+            } => match folder {
+                // `ALL`: one line per folder of the user, so ask the store for the list.
+                FolderSelector::All => {
+                    let user = self
+                        .session_of(conn)
+                        .map(|s| s.user.clone())
+                        .unwrap_or_default();
+                    let (Ok(reference), Some(pattern)) =
+                        (crate::types::Mailbox::new(Bytes::new()), istr("*"))
+                    else {
+                        return self.no(conn, tag, "Cannot list folders");
                     };
-                    out.push(Data::XFilter(XFilterResponse::Folder {
-                        folder: mailbox.clone(),
-                        filter_type: ty,
-                        criteria: f.criteria().to_vec(),
-                    }));
+                    self.request(
+                        conn,
+                        Request::Store {
+                            user,
+                            op: super::request::StoreOp::List {
+                                reference,
+                                pattern,
+                                subscribed_only: false,
+                            },
+                        },
+                        Pending::FilterGetAll { tag, filter_type },
+                    );
                 }
-                for d in out {
-                    self.send_data(conn, d);
+                FolderSelector::Mailbox(m) => self.filter_lines(conn, tag, &[m], filter_type),
+            },
+        }
+    }
+
+    /// `* XFILTER folder V|N criteria` lines for generation-1 XFILTER GET.
+    pub(crate) fn filter_lines(
+        &mut self,
+        conn: ConnId,
+        tag: Tag,
+        folders: &[crate::types::Mailbox],
+        filter_type: FilterType,
+    ) {
+        let Some(s) = self.session_of(conn) else {
+            return;
+        };
+        let mut out = Vec::new();
+        for mailbox in folders {
+            let key = folder_key(mailbox);
+            for ty in [FilterType::View, FilterType::Notification] {
+                if filter_type != FilterType::Both && filter_type != ty {
+                    continue;
                 }
-                self.deliver(conn, false);
-                self.ok(conn, tag, None, "XFILTER completed");
+                let f = if ty == FilterType::View {
+                    s.profile
+                        .view_filter(&key)
+                        .cloned()
+                        .unwrap_or_else(Filter::all)
+                } else {
+                    s.profile
+                        .notification_filter(&key)
+                        .cloned()
+                        .unwrap_or_else(Filter::none)
+                };
+                out.push(Data::XFilter(XFilterResponse::Folder {
+                    folder: mailbox.clone(),
+                    filter_type: ty,
+                    criteria: f.criteria().to_vec(),
+                }));
             }
         }
+        for d in out {
+            self.send_data(conn, d);
+        }
+        self.deliver(conn, false);
+        self.ok(conn, tag, None, "XFILTER completed");
     }
 
     fn xdeliver(&mut self, conn: ConnId, tag: Tag, cmd: XDeliverCommand) {

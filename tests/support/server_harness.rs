@@ -191,7 +191,7 @@ impl Store for ScriptStore {
                     Reply::Ok
                 } else {
                     Reply::no("bad password")
-                }
+                };
             }
             Request::Store { user, op } => (user.clone(), op.clone()),
             _ => return Reply::no("unsupported"),
@@ -244,8 +244,8 @@ impl Store for ScriptStore {
                         let mut v = Vec::new();
                         let canned = f.canned.get(&m.uid);
                         for a in &items {
-                            if let Some(c) = canned
-                                .and_then(|c| c.iter().find(|i| canned_answers(a, i)))
+                            if let Some(c) =
+                                canned.and_then(|c| c.iter().find(|i| canned_answers(a, i)))
                             {
                                 v.push(c.clone());
                                 continue;
