@@ -33,13 +33,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Mutex};
 
-use pimap::server::blocking::{Action, Driver, Notifier, Store, Submitter};
+use pimap::server::blocking::{Action, Driver, Notifier, Submitter};
 use pimap::server::memory::MemoryStore;
-use pimap::server::{
-    ConnId, MailboxChange, Notification, Reply, Request, SearchClock, Server, ServerConfig,
-    Submission,
-};
-use pimap::types::{Flag, Mailbox};
+use pimap::server::{ConnId, Notification, SearchClock, Server, ServerConfig, Submission};
+use pimap::types::Flag;
 
 /// Chunks queued for one connection before it counts as stuck and is dropped.
 const WRITE_QUEUE: usize = 1024;
@@ -87,19 +84,6 @@ cGltYXAgZGVtbyBhdHRhY2htZW50Cg==\r\n\
 \r\n\
 --=_pimap_demo_boundary--\r\n";
 
-/// The memory store as a [`Store`] of the blocking driver.
-struct Mem(MemoryStore);
-
-impl Store for Mem {
-    fn handle(&mut self, request: &Request) -> Reply {
-        self.0.handle(request)
-    }
-
-    fn take_changes(&mut self) -> Vec<(Bytes, Mailbox, MailboxChange)> {
-        self.0.take_changes()
-    }
-}
-
 /// Logs XDELIVER submissions and accepts them without sending anything (a demo).
 struct LogSubmitter;
 
@@ -140,7 +124,7 @@ enum Out {
 
 /// Everything behind the lock: the driver and the writers of the open connections.
 struct Shared {
-    driver: Driver<Mem, LogSubmitter, LogNotifier>,
+    driver: Driver<MemoryStore, LogSubmitter, LogNotifier>,
     writers: HashMap<ConnId, mpsc::Sender<Out>>,
 }
 
@@ -275,12 +259,7 @@ async fn main() -> std::io::Result<()> {
 
     let mut server = Server::new(ServerConfig::default());
     server.set_unix_time(unix_now());
-    let driver = Driver::new(
-        server,
-        Mem(demo_store(&args.users)),
-        LogSubmitter,
-        LogNotifier,
-    );
+    let driver = Driver::new(server, demo_store(&args.users), LogSubmitter, LogNotifier);
     let state: State = Arc::new(Mutex::new(Shared {
         driver,
         writers: HashMap::new(),
@@ -325,7 +304,7 @@ async fn timers(state: State) {
         let unix = unix_now();
         let mut st = state.lock().await;
         st.driver.server.set_unix_time(unix);
-        st.driver.store.0.set_clock(SearchClock::from_unix(unix));
+        st.driver.store.set_clock(SearchClock::from_unix(unix));
         if st.driver.server.poll_timeout().is_some_and(|t| t <= now) {
             let actions = st.driver.timeout(now);
             st.dispatch(actions, now);
@@ -479,7 +458,6 @@ async fn inject_connection(stream: TcpStream, state: State) -> std::io::Result<(
             let uid = st
                 .driver
                 .store
-                .0
                 .inject(&user, &mailbox, &message, Vec::new(), None);
             let actions = st.driver.sync_store(now);
             st.dispatch(actions, now);

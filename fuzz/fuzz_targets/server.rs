@@ -29,9 +29,8 @@ mod server_fuzz {
 
     use pimap::codec::{DecoderOptions, Dialect, ResponseDecoder};
     use pimap::server::{
-        ConnId, MailboxChange, MailboxSnapshot, MemoryPersistence, MessageProps,
-        MessageSnapshot, Output, Reply, Request, RequestId, SeededRandom, Server, ServerConfig,
-        StoreOp,
+        ConnId, MailboxChange, MailboxSnapshot, MemoryPersistence, MessageProps, MessageSnapshot,
+        Output, Reply, Request, RequestId, SeededRandom, Server, ServerConfig, StoreOp,
     };
     use pimap::types::{FetchAttr, FetchItem, Flag, ListEntry, Mailbox, StoreKind};
 
@@ -343,7 +342,10 @@ mod server_fuzz {
                         return no("[TRYCREATE] no such mailbox");
                     };
                     let uid = m.uid;
-                    let uid_validity = self.folders.get(&key(mailbox)).map_or(0, |f| f.uid_validity);
+                    let uid_validity = self
+                        .folders
+                        .get(&key(mailbox))
+                        .map_or(0, |f| f.uid_validity);
                     changes.push((mailbox.clone(), Self::new_change(m)));
                     Reply::Appended { uid_validity, uid }
                 }
@@ -515,7 +517,10 @@ mod server_fuzz {
                     Output::Transmit { conn, data } => {
                         assert!(!self.closed.contains(&conn), "Transmit after Close");
                         assert!(!data.is_empty(), "empty Transmit");
-                        let d = self.decoders.get_mut(&conn).expect("Transmit on unknown conn");
+                        let d = self
+                            .decoders
+                            .get_mut(&conn)
+                            .expect("Transmit on unknown conn");
                         d.feed(&data);
                         loop {
                             match d.next() {
@@ -670,7 +675,8 @@ mod server_fuzz {
                     }
                     8 => {
                         h.now += Duration::from_secs(rng.below(2 * 3600));
-                        h.server.set_unix_time(1_700_000_000 + rng.below(1 << 20) as i64);
+                        h.server
+                            .set_unix_time(1_700_000_000 + rng.below(1 << 20) as i64);
                         if h.server.poll_timeout().is_some_and(|t| t <= h.now) {
                             h.server.handle_timeout(h.now);
                             h.drain();
@@ -697,10 +703,18 @@ mod server_fuzz {
         h.server.handle_timeout(h.now);
         h.drain();
         h.complete_all();
-        assert_eq!(h.server.connection_count(), 0, "autologout left a connection");
+        assert_eq!(
+            h.server.connection_count(),
+            0,
+            "autologout left a connection"
+        );
         h.now += Duration::from_secs(2 * 3600);
         h.server.handle_timeout(h.now);
         h.drain();
-        assert_eq!(h.server.session_count(), 0, "a detached session never expired");
+        assert_eq!(
+            h.server.session_count(),
+            0,
+            "a detached session never expired"
+        );
     }
 }

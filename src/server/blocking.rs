@@ -168,3 +168,14 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
         actions
     }
 }
+
+#[cfg(feature = "memory-store")]
+impl Store for super::memory::MemoryStore {
+    fn handle(&mut self, request: &Request) -> Reply {
+        super::memory::MemoryStore::handle(self, request)
+    }
+
+    fn take_changes(&mut self) -> Vec<(Bytes, Mailbox, MailboxChange)> {
+        super::memory::MemoryStore::take_changes(self)
+    }
+}
