@@ -14,10 +14,19 @@ pub struct OsRandom;
 impl RandomSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) {
         if getrandom::fill(buf).is_err() {
-            // No OS entropy: fall back to a hash of the address space and time is not
-            // acceptable for bearer tokens, so refuse loudly with a recognisable pattern
-            // rather than panic; `Server` checks for all-zero ids and retries.
-            buf.fill(0);
+            // The OS refused (practically impossible on supported platforms). Fall back to
+            // the keys of std's `RandomState`, which the standard library also draws from the
+            // OS, hashed with a counter; never panic, never return a constant.
+            use std::hash::{BuildHasher, Hasher};
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let state = std::collections::hash_map::RandomState::new();
+            for chunk in buf.chunks_mut(8) {
+                let mut h = state.build_hasher();
+                h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                for (d, s) in chunk.iter_mut().zip(h.finish().to_le_bytes()) {
+                    *d = s;
+                }
+            }
         }
     }
 }
@@ -77,4 +86,22 @@ pub(crate) fn session_id(rng: &mut dyn RandomSource, len: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_long_distinct_and_tag_safe() {
+        let mut os = OsRandom;
+        let a = session_id(&mut os, 22);
+        let b = session_id(&mut os, 22);
+        assert_eq!(a.len(), 22);
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+        let mut s1 = SeededRandom::new(5);
+        let mut s2 = SeededRandom::new(5);
+        assert_eq!(session_id(&mut s1, 16), session_id(&mut s2, 16));
+    }
 }
