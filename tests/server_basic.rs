@@ -314,3 +314,41 @@ fn authenticate_plain_and_xterse() {
     let r = h.send(c, "a3 NOOP\r\n");
     assert_eq!(r, "a3 OK\r\n", "terse: no text");
 }
+
+#[test]
+fn select_after_queued_arrival_and_expunge_needs_no_resync() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    let uid = h.d.store.deliver("joe", "INBOX", "gone soon");
+    h.d.store.expunge_uid("joe", "INBOX", uid);
+    h.d.store.deliver("joe", "INBOX", "stays");
+    h.sync();
+    let r = h.send(c, "a2 SELECT INBOX\r\n");
+    assert!(r.contains("* 4 EXISTS\r\n"), "{r}");
+    assert!(!r.contains("RESYNC"), "the snapshot is complete: {r}");
+}
+
+#[test]
+fn overflow_in_an_unselected_folder_owes_resync_only_when_selected() {
+    let mut store = ScriptStore::default();
+    store.add_folder("joe", "INBOX", 1);
+    store.add_folder("joe", "Sent", 0);
+    let mut cfg = ServerConfig::default();
+    cfg.max_queued_events = 3;
+    let mut h = Harness::new(cfg, store);
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    h.send(c, "a2 SELECT INBOX\r\n");
+    for i in 0..5 {
+        h.d.store.deliver("joe", "Sent", &format!("s{i}"));
+    }
+    h.sync();
+    let r = h.send(c, "a3 NOOP\r\n");
+    assert_eq!(r, "a3 OK completed\r\n", "INBOX is intact");
+    let r = h.send(c, "a4 SELECT Sent\r\n");
+    assert!(
+        r.contains("* 5 EXISTS\r\n") && r.contains("* RESYNC\r\n"),
+        "{r}"
+    );
+}

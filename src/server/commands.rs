@@ -884,6 +884,7 @@ impl Server {
             key,
             read_only,
             uids,
+            snapshot_uid_next: snap.uid_next,
         };
         let exists = view.exists();
         if !s.is_device() {

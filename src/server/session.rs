@@ -49,6 +49,9 @@ pub(crate) struct SelectedView {
     pub key: Bytes,
     pub read_only: bool,
     pub uids: Vec<u32>,
+    /// UIDNEXT of the snapshot the view was built from: a queued arrival below it that the
+    /// snapshot does not hold was expunged (or filtered) before the snapshot.
+    pub snapshot_uid_next: u32,
 }
 
 impl SelectedView {
@@ -69,6 +72,9 @@ impl SelectedView {
 #[derive(Debug, Default)]
 pub(crate) struct FolderQueue {
     pub events: VecDeque<QueuedEvent>,
+    /// Events of this (then unselected) folder were dropped: RESYNC is due when it is
+    /// selected.
+    pub overflowed: bool,
     /// Index just after the last pushed event (events before it are due in band now).
     pub pushed_upto: usize,
 }
@@ -166,11 +172,16 @@ impl Session {
 
     /// Queue a message event; on overflow drop the folder's queue and owe RESYNC.
     pub fn enqueue(&mut self, key: Bytes, ev: QueuedEvent, pushed: bool, max: usize) {
+        let selected = self.selected.as_ref().is_some_and(|s| s.key == key);
         let q = self.queues.entry(key).or_default();
         if q.events.len() >= max {
             q.events.clear();
             q.pushed_upto = 0;
-            self.owes_resync = true;
+            if selected {
+                self.owes_resync = true;
+            } else {
+                q.overflowed = true;
+            }
             return;
         }
         q.events.push_back(ev);
@@ -219,7 +230,7 @@ impl Session {
         if let Some(sel) = self.selected.as_mut() {
             if let Some(q) = self.queues.get_mut(&sel.key) {
                 let new_format = &self.profile.prefs.inband_new_format;
-                let mut resync = false;
+                let mut resync = std::mem::take(&mut q.overflowed);
                 while let Some(ev) = q.events.front() {
                     if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
                         break;
@@ -306,6 +317,7 @@ fn render(
     match ev {
         QueuedEvent::New { uid, flags, props } => match sel.uids.binary_search(&uid) {
             Ok(i) => out.push(flags_fetch(i, uid, flags)),
+            Err(_) if uid < sel.snapshot_uid_next => {}
             Err(i) if i == sel.uids.len() => {
                 sel.uids.push(uid);
                 let seq = sel.exists();
