@@ -124,6 +124,10 @@ impl CommandDecoder {
     pub fn feed(&mut self, bytes: &[u8]) {
         self.framer.feed(bytes);
     }
+    /// Remove and return the bytes not yet decoded (see [`Framer::take_buffered`]).
+    pub fn take_buffered(&mut self) -> bytes::BytesMut {
+        self.framer.take_buffered()
+    }
     /// The next message: `Ok(None)` means more input is needed. After an `Err` the next call
     /// continues with the following message.
     #[allow(clippy::should_implement_trait)]
@@ -194,6 +198,10 @@ impl ResponseDecoder {
     /// Append received bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
         self.framer.feed(bytes);
+    }
+    /// Remove and return the bytes not yet decoded (see [`Framer::take_buffered`]).
+    pub fn take_buffered(&mut self) -> bytes::BytesMut {
+        self.framer.take_buffered()
     }
     /// The next response: `Ok(None)` means more input is needed. After an `Err` the next
     /// call continues with the following response.

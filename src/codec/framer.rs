@@ -398,6 +398,18 @@ impl Framer {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Remove and return every byte not yet returned as a frame (the partial message, if
+    /// any, and what follows it), resetting the framer to the start of a message. Used when
+    /// the transport changes under the stream, e.g. COMPRESS=DEFLATE (RFC 4978) becoming
+    /// active: the bytes after the tagged OK belong to the compressed stream.
+    pub fn take_buffered(&mut self) -> BytesMut {
+        self.pos = 0;
+        self.seg_start = 0;
+        self.literal_left = 0;
+        self.cont = None;
+        std::mem::take(&mut self.buf)
+    }
+
     /// The next complete message, including its final CRLF. `Ok(None)` means more input is
     /// needed. After an `Err` the next call continues with the following message.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
