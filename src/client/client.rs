@@ -72,6 +72,7 @@ struct InFlight {
     data: Vec<Data>,
     truncated: bool,
     macro_run: Option<u64>,
+    inner: Vec<StatusResponse>,
 }
 
 /// Commands whose completion changes the client's state.
@@ -94,6 +95,12 @@ enum Kind {
         mailbox: Mailbox,
     },
     Compress,
+    /// XMACRO RUN: inner tags are `<tag>.n`.
+    MacroRun,
+    /// XZIP: the wrapped command's tag (`None` for INLINE, whose inner tag is not known).
+    XZip {
+        inner: Option<Tag>,
+    },
 }
 
 /// A command not yet fully written to the wire.
@@ -601,6 +608,7 @@ impl Client {
                 data: Vec::new(),
                 truncated: false,
                 macro_run,
+                inner: Vec::new(),
             }),
         });
         // A new command ends IDLE first.
@@ -948,6 +956,15 @@ impl Client {
             return;
         };
         let Some(pos) = self.in_flight.iter().position(|f| f.tag == tag) else {
+            // The tagged status of a command run inside XMACRO RUN or XZIP.
+            if let Some(owner) = self.in_flight.iter_mut().find(|f| inner_of(f, &tag)) {
+                if owner.inner.len() < self.config.max_completion_data {
+                    owner.inner.push(s);
+                } else {
+                    owner.truncated = true;
+                }
+                return;
+            }
             // A tag we never sent: report it, keep going.
             self.event(Event::ProtocolError(crate::codec::DecodeError::Syntax {
                 tag: Some(tag),
@@ -1035,6 +1052,7 @@ impl Client {
             status: s,
             data: f.data,
             truncated: f.truncated,
+            inner: f.inner,
         };
         if let Some(e) = extra {
             self.event(e);
@@ -1105,6 +1123,20 @@ impl Client {
     }
 }
 
+/// Is `tag` the tag of a command running inside `f` (XMACRO RUN `<tag>.n`, XZIP's wrapped
+/// command)?
+fn inner_of(f: &InFlight, tag: &Tag) -> bool {
+    match &f.kind {
+        Kind::MacroRun => tag
+            .as_bytes()
+            .strip_prefix(f.tag.as_bytes())
+            .is_some_and(|rest| rest.first() == Some(&b'.')),
+        Kind::XZip { inner: Some(t) } => t == tag,
+        Kind::XZip { inner: None } => true,
+        _ => false,
+    }
+}
+
 fn kind_of(body: &CommandBody) -> Kind {
     match body {
         CommandBody::Login { username, .. } => Kind::Login {
@@ -1126,6 +1158,11 @@ fn kind_of(body: &CommandBody) -> Kind {
         CommandBody::Idle => Kind::Idle,
         CommandBody::Logout => Kind::Logout,
         CommandBody::Compress { .. } => Kind::Compress,
+        CommandBody::XMacro(crate::types::XMacroCommand::Run { .. }) => Kind::MacroRun,
+        CommandBody::XZip(crate::types::XZipCommand::Wrapped(c)) => Kind::XZip {
+            inner: Some(c.tag.clone()),
+        },
+        CommandBody::XZip(_) => Kind::XZip { inner: None },
         _ => Kind::Plain,
     }
 }

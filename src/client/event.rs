@@ -82,6 +82,9 @@ pub struct Completion {
     /// More untagged data arrived than [`ClientConfig::max_completion_data`](super::ClientConfig)
     /// allows; the rest was not kept here.
     pub truncated: bool,
+    /// Tagged statuses of the commands this one ran inside (XMACRO RUN's `<tag>.n`, the
+    /// command wrapped by XZIP), in order.
+    pub inner: Vec<StatusResponse>,
 }
 
 impl Completion {

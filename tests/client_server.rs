@@ -1,0 +1,133 @@
+//! The crate's client against the crate's server over the in-memory store: features that
+//! need both sides (XMACRO inner statuses, XZIP inflation, COMPRESS=DEFLATE).
+
+use std::time::Instant;
+
+use pimap::client::{Client, ClientConfig, Completion, Event, Output};
+use pimap::server::blocking::{Action, CollectingNotifier, Driver, NoSubmission};
+use pimap::server::memory::MemoryStore;
+use pimap::server::{ConnId, MemoryPersistence, SeededRandom, Server, ServerConfig};
+use pimap::types::{CommandBody, Flag};
+
+pub struct Pair {
+    pub d: Driver<MemoryStore, NoSubmission, CollectingNotifier>,
+    pub client: Client,
+    pub conn: ConnId,
+    pub now: Instant,
+    /// Bytes the server sent (as on the wire).
+    pub wire_in: usize,
+}
+
+impl Pair {
+    pub fn new() -> Self {
+        let mut store = MemoryStore::new();
+        store.add_user("alice", "pw");
+        for i in 0..20 {
+            let msg = format!(
+                "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: note {i}\r\n\r\nbody {i}\r\n"
+            );
+            store.inject("alice", "INBOX", msg.as_bytes(), vec![Flag::Seen], None);
+        }
+        let _ = store.take_changes();
+        let server = Server::with_parts(
+            ServerConfig::default(),
+            Box::new(SeededRandom::new(3)),
+            Box::new(MemoryPersistence::new()),
+        );
+        let now = Instant::now();
+        let mut d = Driver::new(server, store, NoSubmission, CollectingNotifier::default());
+        let (conn, actions) = d.accept(now).expect("accept");
+        let mut p = Pair {
+            d,
+            client: Client::new(ClientConfig::default()),
+            conn,
+            now,
+            wire_in: 0,
+        };
+        p.absorb(actions);
+        p
+    }
+
+    fn absorb(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            if let Action::Transmit(_, b) = a {
+                self.wire_in += b.len();
+                self.client.handle_input(&b, self.now);
+            }
+        }
+    }
+
+    /// Run until quiet; return the client's events.
+    pub fn run(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            let mut out = Vec::new();
+            while let Some(o) = self.client.poll_output() {
+                match o {
+                    Output::Transmit(b) => out.extend_from_slice(&b),
+                    Output::Event(e) => events.push(e),
+                    _ => {}
+                }
+            }
+            if out.is_empty() {
+                return events;
+            }
+            let a = self.d.input(self.conn, &out, self.now).expect("input");
+            self.absorb(a);
+        }
+        panic!("did not settle");
+    }
+
+    pub fn completions(events: &[Event]) -> Vec<&Completion> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Completed(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn command(&mut self, line: &str) -> Vec<Event> {
+        let mut dec = pimap::codec::CommandDecoder::default();
+        dec.feed(format!("x {line}\r\n").as_bytes());
+        let Ok(Some(pimap::types::ClientMessage::Command(cmd))) = dec.next() else {
+            panic!("bad line {line}");
+        };
+        self.enqueue(cmd.body)
+    }
+
+    pub fn enqueue(&mut self, body: CommandBody) -> Vec<Event> {
+        self.client.enqueue(body).expect("enqueue");
+        self.run()
+    }
+}
+
+#[test]
+fn xmacro_inner_statuses_reach_the_completion() {
+    let mut p = Pair::new();
+    p.run();
+    p.client.login("alice#phone", "pw").expect("login");
+    p.run();
+    p.command("XMACRO DEFINE SYNC (\"SELECT $1\" \"UID FETCH 1:* (FLAGS)\")");
+    let ev = p.command("XMACRO RUN SYNC INBOX");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::ProtocolError(_))),
+        "{ev:?}"
+    );
+    let c = Pair::completions(&ev);
+    let run = c.last().expect("completion");
+    assert!(run.is_ok(), "{run:?}");
+    assert_eq!(run.inner.len(), 2, "{run:?}");
+    assert!(run
+        .inner
+        .iter()
+        .all(|s| s.status == pimap::types::Status::Ok));
+    assert_eq!(
+        run.data
+            .iter()
+            .filter(|d| matches!(d, pimap::types::Data::Fetch { .. }))
+            .count(),
+        20
+    );
+}
