@@ -9,7 +9,11 @@
 //!   responses, XMACRO).
 //! * [`codec`]: the resumable [`codec::Framer`], the streaming [`codec::CommandDecoder`] and
 //!   [`codec::ResponseDecoder`], and the strict [`codec::Encode`] trait.
+//! * [`compress`]: XZIP (gzip and DEFLATE, all generations) and COMPRESS=DEFLATE, bounded.
 //! * [`notify`]: out-of-band notification payloads (OMA EMN, EXTENDED, HELLO) and channel limits.
+//! * [`http`]: the HTTP binding, sans-IO: request bodies, content types, status codes per
+//!   draft, gzip content coding, chunked persistent mode, and cookie / stream sessions over
+//!   the [`server::Server`].
 //!
 //! ## Quick start
 //!
@@ -59,6 +63,8 @@
 
 pub mod client;
 pub mod codec;
+pub mod compress;
+pub mod http;
 pub mod notify;
 pub mod server;
 pub mod types;

@@ -48,7 +48,7 @@ impl Pair {
         p
     }
 
-    fn absorb(&mut self, actions: Vec<Action>) {
+    pub fn absorb(&mut self, actions: Vec<Action>) {
         for a in actions {
             if let Action::Transmit(_, b) = a {
                 self.wire_in += b.len();
@@ -129,5 +129,71 @@ fn xmacro_inner_statuses_reach_the_completion() {
             .filter(|d| matches!(d, pimap::types::Data::Fetch { .. }))
             .count(),
         20
+    );
+}
+
+#[test]
+fn compress_deflate_end_to_end() {
+    let mut p = Pair::new();
+    p.run();
+    p.client.login("alice#phone", "pw").expect("login");
+    p.run();
+    p.command("XFILTER INBOX N ALL");
+    p.client.compress().expect("compress");
+    let ev = p.run();
+    assert!(p.client.is_compressed(), "{ev:?}");
+    p.client.select("INBOX").expect("select");
+    let before = p.wire_in;
+    p.command("FETCH 1:* (UID FLAGS ENVELOPE)");
+    let compressed = p.wire_in - before;
+    let view = p.client.mailbox().expect("view");
+    assert_eq!(view.exists(), 20);
+    assert!(view.messages().iter().all(|m| m.uid.is_some()));
+    // Push through the compressed stream.
+    p.client.idle().expect("idle");
+    p.run();
+    p.d.store.inject(
+        "alice",
+        "INBOX",
+        b"Subject: pushed\r\n\r\nx\r\n",
+        Vec::new(),
+        None,
+    );
+    let a = p.d.sync_store(p.now);
+    p.absorb(a);
+    let ev = p.run();
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Mailbox(_))),
+        "pushed EXISTS arrives compressed: {ev:?}"
+    );
+    eprintln!("FETCH of 20 envelopes: {compressed} compressed bytes");
+    assert!(compressed < 2000, "{compressed}");
+}
+
+#[test]
+fn xzip_wrapped_responses_are_inflated_and_applied() {
+    let mut p = Pair::new();
+    p.run();
+    p.client.login("alice#phone", "pw").expect("login");
+    p.run();
+    p.client.select("INBOX").expect("select");
+    p.run();
+    let ev = p.command("XZIP X1 UID FETCH 1:* (UID FLAGS)");
+    let c = Pair::completions(&ev);
+    let z = c.last().expect("completion");
+    assert!(z.is_ok(), "{z:?}");
+    assert_eq!(z.inner.len(), 1, "inner tagged OK: {z:?}");
+    assert_eq!(
+        z.data
+            .iter()
+            .filter(|d| matches!(d, pimap::types::Data::Fetch { .. }))
+            .count(),
+        20,
+        "inner FETCH responses attributed to the XZIP command"
+    );
+    let view = p.client.mailbox().expect("view");
+    assert!(
+        view.messages().iter().all(|m| m.uid.is_some()),
+        "applied to the view"
     );
 }

@@ -202,6 +202,10 @@ pub struct Client {
     config: ClientConfig,
     state: ClientState,
     decoder: ResponseDecoder,
+    /// COMPRESS=DEFLATE is active (RFC 4978).
+    deflate: Option<crate::compress::DeflateStream>,
+    /// Inflater and response decoder of the XZIP response in progress.
+    xzip: Option<(crate::compress::XZipDecoder, ResponseDecoder)>,
     caps: ServerCapabilities,
     next_tag: u64,
     next_handle: u64,
@@ -227,6 +231,8 @@ impl Client {
     pub fn new(config: ClientConfig) -> Self {
         Self {
             decoder: ResponseDecoder::new(config.decoder),
+            deflate: None,
+            xzip: None,
             config,
             state: ClientState::Greeting,
             caps: ServerCapabilities::default(),
@@ -321,7 +327,16 @@ impl Client {
 
     /// Bytes from the server. Decodes every complete response and updates the state.
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
-        self.decoder.feed(bytes);
+        match self.deflate.as_mut() {
+            Some(d) => match d.decompress(bytes) {
+                Ok(plain) => self.decoder.feed(&plain),
+                Err(e) => {
+                    self.event(Event::CompressionError(e));
+                    return;
+                }
+            },
+            None => self.decoder.feed(bytes),
+        }
         loop {
             match self.decoder.next() {
                 Ok(Some(r)) => {
@@ -459,6 +474,19 @@ impl Client {
             }
             _ => Err(ClientError::NotIdling),
         }
+    }
+
+    /// `COMPRESS DEFLATE` (RFC 4978): after its tagged OK every byte in both directions is
+    /// raw DEFLATE with a sync flush per burst. Nothing else is sent while it is in flight.
+    pub fn compress(&mut self) -> Result<CommandHandle, ClientError> {
+        let mechanism =
+            Atom::new(&b"DEFLATE"[..]).map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        self.enqueue(CommandBody::Compress { mechanism })
+    }
+
+    /// Is COMPRESS=DEFLATE active?
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// `NOOP`: the canonical poll for pending events.
@@ -726,7 +754,65 @@ impl Client {
 
     fn transmit(&mut self, b: Bytes) {
         if !b.is_empty() {
+            let b = match self.deflate.as_mut() {
+                Some(d) => Bytes::from(d.compress(&b)),
+                None => b,
+            };
             self.outputs.push_back(Output::Transmit(b));
+        }
+    }
+
+    /// Turn COMPRESS=DEFLATE on after its tagged OK: bytes already received after the OK
+    /// belong to the compressed stream.
+    fn start_deflate(&mut self) {
+        let mut d = crate::compress::DeflateStream::new(
+            self.config.compress_level,
+            self.config.inflate_limits,
+        );
+        let rest = self.decoder.take_buffered();
+        let plain = if rest.is_empty() {
+            Ok(Vec::new())
+        } else {
+            d.decompress(&rest)
+        };
+        self.deflate = Some(d);
+        match plain {
+            Ok(p) => self.decoder.feed(&p),
+            Err(e) => self.event(Event::CompressionError(e)),
+        }
+    }
+
+    /// An XZIP response block: inflate it (one inflater across blocks, spec §5.2) and handle
+    /// the inner responses as if they had arrived uncompressed.
+    fn on_xzip(&mut self, data: &[u8], now: Instant) {
+        let limits = self.config.inflate_limits;
+        let opts = self.config.decoder;
+        let (dec, inner) = self.xzip.get_or_insert_with(|| {
+            (
+                crate::compress::XZipDecoder::new(limits),
+                ResponseDecoder::new(opts),
+            )
+        });
+        match dec.push(data) {
+            Ok(plain) => inner.feed(&plain),
+            Err(e) => {
+                self.xzip = None;
+                self.event(Event::CompressionError(e));
+                return;
+            }
+        }
+        loop {
+            let next = match self.xzip.as_mut() {
+                Some((_, inner)) => inner.next(),
+                None => return,
+            };
+            match next {
+                // An XZIP inside XZIP is not unpacked again.
+                Ok(Some(Response::Data(Data::XZip { .. }))) => {}
+                Ok(Some(r)) => self.on_response(r, now),
+                Ok(None) => return,
+                Err(e) => self.event(Event::ProtocolError(e)),
+            }
         }
     }
 
@@ -741,6 +827,7 @@ impl Client {
             Response::Continuation(c) => self.on_continuation(c.text, now),
             Response::Status(s) if s.tag.is_some() => self.on_tagged(s),
             Response::Status(s) => self.on_untagged_status(s),
+            Response::Data(Data::XZip { data, .. }) => self.on_xzip(&data, now),
             Response::Data(d) => self.on_data(d),
         }
     }
@@ -1038,7 +1125,13 @@ impl Client {
                     plan: plan(local, &listing),
                 });
             }
-            Kind::Compress => self.compress_pending = false,
+            Kind::Compress => {
+                self.compress_pending = false;
+                if ok && self.deflate.is_none() {
+                    self.start_deflate();
+                }
+            }
+            Kind::XZip { .. } => self.xzip = None,
             _ => {}
         }
         if matches!(f.command, "CLOSE" | "UNSELECT") && ok {

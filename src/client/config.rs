@@ -33,6 +33,10 @@ pub struct ClientConfig {
     /// At most this many events buffered during LOGIN until its tagged OK (E-73). A server
     /// that sends more makes the login outcome `ResyncRequired`. Default 100 000.
     pub max_login_events: usize,
+    /// Ceilings on every inflation (COMPRESS=DEFLATE input, XZIP responses).
+    pub inflate_limits: crate::compress::Limits,
+    /// DEFLATE level for COMPRESS=DEFLATE output (default 6).
+    pub compress_level: u8,
 }
 
 impl Default for ClientConfig {
@@ -47,6 +51,8 @@ impl Default for ClientConfig {
             max_completion_data: 100_000,
             max_queued_commands: 10_000,
             max_login_events: 100_000,
+            inflate_limits: crate::compress::Limits::default(),
+            compress_level: 6,
         }
     }
 }

@@ -163,4 +163,8 @@ pub enum Event {
     },
     /// The server sent bytes that do not decode; the message was skipped.
     ProtocolError(DecodeError),
+    /// Compressed data from the server (COMPRESS=DEFLATE stream or XZIP response) could not
+    /// be inflated, or went over [`ClientConfig::inflate_limits`](super::ClientConfig). For
+    /// COMPRESS the connection is unusable afterwards and should be closed.
+    CompressionError(crate::compress::CompressError),
 }

@@ -434,7 +434,7 @@ impl Server {
                 );
                 self.ok(conn, tag, None, "NAMESPACE completed");
             }
-            B::Compress { .. } => self.no(conn, tag, "COMPRESS is not offered"),
+            B::Compress { mechanism } => self.compress(conn, tag, mechanism, now),
             body @ (B::XProvision { .. }
             | B::XSetPimapPref { .. }
             | B::XGetPimapPrefs { .. }
@@ -552,6 +552,44 @@ impl Server {
             }
             B::Copy { uid, set, mailbox } => self.copy(conn, tag, uid, set, mailbox, false),
             B::Move { uid, set, mailbox } => self.copy(conn, tag, uid, set, mailbox, true),
+        }
+    }
+
+    /// COMPRESS=DEFLATE (RFC 4978): the tagged OK is the last uncompressed output; every
+    /// later byte in both directions passes through raw DEFLATE.
+    fn compress(&mut self, conn: ConnId, tag: Tag, mechanism: crate::types::Atom, now: Instant) {
+        if !mechanism.eq_ignore_case("DEFLATE") {
+            return self.no(conn, tag, "Unknown compression mechanism");
+        }
+        if self.conns.get(&conn).is_some_and(|c| c.deflate.is_some()) {
+            return self.status(
+                conn,
+                Some(tag),
+                Status::No,
+                Some(Code::CompressionActive),
+                "Already compressing",
+            );
+        }
+        self.ok(conn, tag, None, "DEFLATE active");
+        self.flush_conn(conn);
+        let level = self.config.compress_level;
+        let limits = self.config.inflate_limits;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let mut stream = crate::compress::DeflateStream::new(level, limits);
+            let rest = c.decoder.take_buffered();
+            let plain = if rest.is_empty() {
+                Ok(Vec::new())
+            } else {
+                stream.decompress(&rest)
+            };
+            c.deflate = Some(stream);
+            match plain {
+                Ok(p) => c.decoder.feed(&p),
+                Err(_) => {
+                    self.status(conn, None, Status::Bye, None, "Compression error");
+                    self.close_conn(conn, now);
+                }
+            }
         }
     }
 

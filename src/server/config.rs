@@ -74,6 +74,10 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// XMACRO definitions per device (default 64).
     pub max_macros: usize,
+    /// DEFLATE level for COMPRESS and XZIP responses (default 6).
+    pub compress_level: u8,
+    /// Ceilings on every inflation (COMPRESS input, XZIP INLINE requests).
+    pub inflate_limits: crate::compress::Limits,
     /// Largest inflated XZIP INLINE request (default 64 MiB, the literal limit); a larger
     /// one (a compression bomb) is answered BAD.
     pub max_inline_inflated: usize,
@@ -109,6 +113,8 @@ impl ServerConfig {
             max_sessions: 1_000_000,
             max_macros: 64,
             max_inline_inflated: 64 << 20,
+            compress_level: 6,
+            inflate_limits: crate::compress::Limits::default(),
             session_id_len: 22,
             decoder: DecoderOptions::default(),
             provisioning: Provisioning::default(),

@@ -10,7 +10,7 @@ use crate::types::{
     Channel, ClientMessage, CommandBody, Data, EventFilter, FetchAttr, FetchItems, FilterType,
     FolderSelector, IString, NewFormat, OutbandFormat, PrefName, PrefSetting, PrefValue,
     ProvisionItem, Tag, XDeliverCommand, XFilterCommand, XFilterResponse, XMacroCommand,
-    XMacroListing, XZipCommand, XZipFraming,
+    XMacroListing, XZipCommand,
 };
 
 use super::commands::Pending;
@@ -117,64 +117,6 @@ fn decode_template(tag: &[u8], line: &[u8]) -> Option<crate::types::Command> {
     }
 }
 
-/// Inflate an XZIP INLINE request, sniffing gzip, zlib or raw DEFLATE (spec §5.2), with an
-/// output ceiling.
-fn inflate_request(data: &[u8], limit: usize) -> Option<Vec<u8>> {
-    use miniz_oxide::inflate::{decompress_to_vec_with_limit, decompress_to_vec_zlib_with_limit};
-    match data {
-        [0x1f, 0x8b, 8, flags, rest @ ..] => {
-            // gzip: skip the 10-byte header (and the optional fields), drop the trailer.
-            let mut body = rest.get(6..)?;
-            if flags & 4 != 0 {
-                let n = usize::from(*body.first()?) | usize::from(*body.get(1)?) << 8;
-                body = body.get(2 + n..)?;
-            }
-            for bit in [8u8, 16] {
-                if flags & bit != 0 {
-                    let end = body.iter().position(|b| *b == 0)?;
-                    body = body.get(end + 1..)?;
-                }
-            }
-            if flags & 2 != 0 {
-                body = body.get(2..)?;
-            }
-            decompress_to_vec_with_limit(body, limit).ok()
-        }
-        [cmf, flg, ..]
-            if cmf & 0x0f == 8 && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0 =>
-        {
-            decompress_to_vec_zlib_with_limit(data, limit).ok()
-        }
-        _ => decompress_to_vec_with_limit(data, limit).ok(),
-    }
-}
-
-/// gzip container (RFC 1952) around raw DEFLATE, for -01 XZIP.
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let deflated = miniz_oxide::deflate::compress_to_vec(data, 6);
-    let mut out = Vec::with_capacity(deflated.len() + 18);
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-    out.extend_from_slice(&deflated);
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 impl Server {
     fn device_only(&mut self, conn: ConnId, tag: &Tag) -> bool {
         let ok = self.session_of(conn).is_some_and(|s| s.is_device());
@@ -264,18 +206,21 @@ impl Server {
                 );
             }
             CommandBody::XZip(XZipCommand::Inline(lit)) => {
-                let limit = self.config.max_inline_inflated;
-                let inner = inflate_request(&lit.data, limit).and_then(|raw| {
-                    let mut d = CommandDecoder::default();
-                    d.feed(&raw);
-                    if !raw.ends_with(b"\r\n") {
-                        d.feed(b"\r\n");
-                    }
-                    match d.next() {
-                        Ok(Some(ClientMessage::Command(c))) if d.buffered_len() == 0 => Some(c),
-                        _ => None,
-                    }
-                });
+                let mut limits = self.config.inflate_limits;
+                limits.max_output = limits.max_output.min(self.config.max_inline_inflated);
+                let inner = crate::compress::inflate_all(&lit.data, limits)
+                    .ok()
+                    .and_then(|raw| {
+                        let mut d = CommandDecoder::default();
+                        d.feed(&raw);
+                        if !raw.ends_with(b"\r\n") {
+                            d.feed(b"\r\n");
+                        }
+                        match d.next() {
+                            Ok(Some(ClientMessage::Command(c))) if d.buffered_len() == 0 => Some(c),
+                            _ => None,
+                        }
+                    });
                 match inner {
                     Some(cmd) if !matches!(cmd.body, CommandBody::XZip(_) | CommandBody::Idle) => {
                         if let Some(c) = self.conns.get_mut(&conn) {
@@ -313,21 +258,11 @@ impl Server {
             BytesMut::new()
         };
         c.capturing = c.capturing.saturating_sub(1);
-        let (framing, data) = if dialect == crate::codec::Dialect::Draft01 {
-            (XZipFraming::Bare, gzip(&raw))
-        } else {
-            (
-                XZipFraming::XZip,
-                miniz_oxide::deflate::compress_to_vec(&raw, 6),
-            )
-        };
-        self.send_data(
-            conn,
-            Data::XZip {
-                framing,
-                data: Bytes::from(data),
-            },
-        );
+        let mut enc = crate::compress::XZipEncoder::for_dialect(dialect);
+        enc.level = self.config.compress_level;
+        for d in enc.encode(&raw) {
+            self.send_data(conn, d);
+        }
         self.ok(conn, tag, None, "XZIP completed");
     }
 
@@ -916,12 +851,5 @@ mod tests {
             b"SEARCH SUBJECT \"a b\\\"c\"".to_vec()
         );
         assert!(substitute(b"SELECT $3", &args).is_none());
-    }
-
-    #[test]
-    fn crc32_matches_known_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        let g = gzip(b"hello");
-        assert_eq!(&g[..2], &[0x1f, 0x8b]);
     }
 }

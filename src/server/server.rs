@@ -87,6 +87,8 @@ pub(crate) struct Conn {
     pub wbuf: BytesMut,
     /// Nesting of XZIP captures: output is held back while non-zero.
     pub capturing: usize,
+    /// COMPRESS=DEFLATE is active (RFC 4978).
+    pub deflate: Option<crate::compress::DeflateStream>,
     /// Inner commands of the current macro run that failed: (index of first failure).
     pub macro_failed: Option<u32>,
     /// The inner command of a macro run being executed (its tag and index).
@@ -199,6 +201,7 @@ impl Server {
             last_input: now,
             wbuf: BytesMut::new(),
             capturing: 0,
+            deflate: None,
             macro_failed: None,
             inner: None,
             closed: false,
@@ -231,7 +234,20 @@ impl Server {
             return Ok(());
         }
         c.last_input = now;
-        c.decoder.feed(bytes);
+        if let Some(d) = c.deflate.as_mut() {
+            match d.decompress(bytes) {
+                Ok(plain) => c.decoder.feed(&plain),
+                Err(e) => {
+                    let text = format!("Compression error: {e}");
+                    self.status(conn, None, Status::Bye, None, &text);
+                    self.close_conn(conn, now);
+                    self.flush_all();
+                    return Ok(());
+                }
+            }
+        } else {
+            c.decoder.feed(bytes);
+        }
         self.read_messages(conn, now);
         self.process(conn, now);
         self.flush_all();
@@ -545,7 +561,11 @@ impl Server {
     pub(crate) fn flush_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
             if c.capturing == 0 && !c.wbuf.is_empty() {
-                let data = c.wbuf.split().freeze();
+                let plain = c.wbuf.split().freeze();
+                let data = match c.deflate.as_mut() {
+                    Some(d) => Bytes::from(d.compress(&plain)),
+                    None => plain,
+                };
                 self.out.push_back(Output::Transmit { conn, data });
             }
         }
@@ -629,7 +649,7 @@ impl Server {
 
     /// Decode every complete message into the work queue; answer `+` for synchronizing
     /// literals; BAD (with the tag when known) for undecodable input.
-    fn read_messages(&mut self, conn: ConnId, now: Instant) {
+    pub(crate) fn read_messages(&mut self, conn: ConnId, now: Instant) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
@@ -651,7 +671,14 @@ impl Server {
                         self.close_conn(conn, now);
                         return;
                     }
+                    // After COMPRESS the bytes that follow belong to the compressed stream:
+                    // stop decoding until the command has run (RFC 4978 §3).
+                    let stop = matches!(&msg, ClientMessage::Command(cmd)
+                        if matches!(cmd.body, crate::types::CommandBody::Compress { .. }));
                     c.work.push_back(Work::Msg(msg));
+                    if stop {
+                        return;
+                    }
                 }
                 Ok(None) => {
                     // A continuation may be due for a literal announced by the last bytes.
@@ -760,6 +787,18 @@ impl Server {
                 return;
             }
             let Some(w) = c.work.pop_front() else {
+                // Decoding may have paused (after COMPRESS): read what is buffered.
+                if c.decoder.buffered_len() > 0 && !c.closed {
+                    let before = c.decoder.buffered_len();
+                    self.read_messages(conn, now);
+                    let progressed = self
+                        .conns
+                        .get(&conn)
+                        .is_some_and(|c| !c.work.is_empty() || c.decoder.buffered_len() != before);
+                    if progressed {
+                        continue;
+                    }
+                }
                 return;
             };
             self.run_work(conn, w, now);
