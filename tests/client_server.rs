@@ -197,3 +197,37 @@ fn xzip_wrapped_responses_are_inflated_and_applied() {
         "applied to the view"
     );
 }
+
+#[test]
+fn xzip_fetch_items_of_draft_12_round_trip() {
+    let mut p = Pair::new();
+    p.run();
+    p.client.login("alice", "pw").expect("login");
+    p.run();
+    p.client.select("INBOX").expect("select");
+    p.run();
+    let ev = p.command("FETCH 3 (XZIP.PEEK[1] XZIP.SIZE[1] BINARY.PEEK[1])");
+    let c = Pair::completions(&ev);
+    let f = c.last().expect("completion");
+    assert!(f.is_ok(), "{f:?}");
+    let parts = f.xzip_parts(pimap::compress::Limits::default());
+    assert_eq!(parts.len(), 1, "{f:?}");
+    let (seq, part, plain) = &parts[0];
+    assert_eq!((*seq, part.as_slice()), (3, &[1u32][..]));
+    assert_eq!(plain.as_ref().expect("inflates"), b"body 2\r\n");
+    let size = f.data.iter().find_map(|d| match d {
+        pimap::types::Data::Fetch { items, .. } => items.iter().find_map(|i| match i {
+            pimap::types::FetchItem::XZipSize { size, .. } => Some(*size),
+            _ => None,
+        }),
+        _ => None,
+    });
+    assert!(size.is_some_and(|s| s > 0), "{f:?}");
+    let binary = f.data.iter().any(|d| match d {
+        pimap::types::Data::Fetch { items, .. } => items
+            .iter()
+            .any(|i| matches!(i, pimap::types::FetchItem::Binary { .. })),
+        _ => false,
+    });
+    assert!(binary, "BINARY asked for alongside XZIP is kept: {f:?}");
+}

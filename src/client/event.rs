@@ -92,6 +92,37 @@ impl Completion {
     pub fn is_ok(&self) -> bool {
         self.status.status == crate::types::Status::Ok
     }
+
+    /// The -12 `XZIP[part]` items of this completion's FETCH data, inflated (spec §3.9.4:
+    /// raw DEFLATE of the BINARY-decoded part): (sequence number, part, decoded octets).
+    /// A partial item (`<origin>`) cannot be inflated on its own and is skipped.
+    pub fn xzip_parts(
+        &self,
+        limits: crate::compress::Limits,
+    ) -> Vec<(
+        u32,
+        Vec<u32>,
+        Result<Vec<u8>, crate::compress::CompressError>,
+    )> {
+        let mut out = Vec::new();
+        for d in &self.data {
+            let Data::Fetch { seq, items } = d else {
+                continue;
+            };
+            for i in items {
+                if let crate::types::FetchItem::XZip {
+                    part,
+                    origin: None,
+                    data: Some(data),
+                } = i
+                {
+                    let plain = crate::compress::inflate_all(data, limits);
+                    out.push((*seq, part.clone(), plain));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Everything the client reports, in the order it happened.

@@ -51,6 +51,9 @@ pub(crate) enum Pending {
     Fetch {
         tag: Tag,
         uid: bool,
+        /// -12 XZIP / XZIP.SIZE items asked for, served from BINARY data (spec §3.9.4), and
+        /// the parts whose BINARY was asked for too.
+        xzip: (Vec<FetchAttr>, Vec<Vec<u32>>),
     },
     Search {
         tag: Tag,
@@ -119,6 +122,128 @@ pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
         });
     }
     SequenceSet::new(ranges).ok()
+}
+
+/// Replace -12 `XZIP[part]` / `XZIP.SIZE[part]` attributes by `BINARY.PEEK[part]` (or
+/// `BINARY[part]` for a non-PEEK XZIP, which sets \Seen like BINARY does); returns the
+/// attributes for the store and the XZIP ones to rebuild.
+fn xzip_as_binary(items: Vec<FetchAttr>) -> (Vec<FetchAttr>, (Vec<FetchAttr>, Vec<Vec<u32>>)) {
+    let mut out = Vec::with_capacity(items.len());
+    let mut xzip = Vec::new();
+    let wanted: Vec<Vec<u32>> = items
+        .iter()
+        .filter_map(|a| match a {
+            FetchAttr::Binary { section, .. } if section.text.is_none() => {
+                Some(section.part.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    for a in items {
+        let binary = match &a {
+            FetchAttr::XZip { peek, part, .. } => Some(FetchAttr::Binary {
+                peek: *peek,
+                section: crate::types::Section {
+                    part: part.clone(),
+                    text: None,
+                },
+                partial: None,
+            }),
+            FetchAttr::XZipSize { part } => Some(FetchAttr::Binary {
+                peek: true,
+                section: crate::types::Section {
+                    part: part.clone(),
+                    text: None,
+                },
+                partial: None,
+            }),
+            _ => None,
+        };
+        match binary {
+            Some(b) => {
+                if !out.contains(&b) {
+                    out.push(b);
+                }
+                xzip.push(a);
+            }
+            None => {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+    }
+    (out, (xzip, wanted))
+}
+
+/// Turn the BINARY data of the parts asked for with XZIP into `XZIP[part]<origin>` (raw
+/// DEFLATE of the decoded part, `<origin.count>` applied to the compressed octets) and
+/// `XZIP.SIZE[part]` items; BINARY items only fetched for them are dropped.
+fn binary_as_xzip(
+    items: Vec<FetchItem>,
+    (xzip, wanted): &(Vec<FetchAttr>, Vec<Vec<u32>>),
+    level: u8,
+) -> Vec<FetchItem> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut parts: Vec<(Vec<u32>, Option<bytes::Bytes>)> = Vec::new();
+    for i in items {
+        match i {
+            FetchItem::Binary {
+                section,
+                data,
+                origin,
+            } if section.text.is_none() => {
+                parts.push((section.part.clone(), data.clone()));
+                if wanted.contains(&section.part) {
+                    out.push(FetchItem::Binary {
+                        section,
+                        data,
+                        origin,
+                    });
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    for a in xzip {
+        let (part, partial, size_only) = match a {
+            FetchAttr::XZip { part, partial, .. } => (part, *partial, false),
+            FetchAttr::XZipSize { part } => (part, None, true),
+            _ => continue,
+        };
+        let data = parts
+            .iter()
+            .find(|(p, _)| p == part)
+            .and_then(|(_, d)| d.as_ref());
+        let compressed = data.map(|d| crate::compress::deflate_part(d, level));
+        if size_only {
+            let size = compressed
+                .as_ref()
+                .map_or(0, |c| u32::try_from(c.len()).unwrap_or(u32::MAX));
+            out.push(FetchItem::XZipSize {
+                part: part.clone(),
+                size,
+            });
+        } else {
+            let (origin, data) = match (compressed, partial) {
+                (Some(c), Some(p)) => {
+                    let start = (p.origin as usize).min(c.len());
+                    let end = start.saturating_add(p.count as usize).min(c.len());
+                    (
+                        Some(p.origin),
+                        c.get(start..end).map(bytes::Bytes::copy_from_slice),
+                    )
+                }
+                (c, _) => (None, c.map(bytes::Bytes::from)),
+            };
+            out.push(FetchItem::XZip {
+                part: part.clone(),
+                origin,
+                data,
+            });
+        }
+    }
+    out
 }
 
 impl Server {
@@ -509,12 +634,13 @@ impl Server {
                 if uid && !items.contains(&FetchAttr::Uid) {
                     items.insert(0, FetchAttr::Uid);
                 }
+                let (items, xzip) = xzip_as_binary(items);
                 let op = StoreOp::Fetch {
                     mailbox,
                     uids,
                     items,
                 };
-                self.store_request(conn, op, Pending::Fetch { tag, uid });
+                self.store_request(conn, op, Pending::Fetch { tag, uid, xzip });
             }
             B::Store {
                 uid,
@@ -804,10 +930,14 @@ impl Server {
                 let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
                 self.ok(conn, tag, code, "APPEND completed");
             }
-            (Pending::Fetch { tag, uid }, Reply::Fetched(rows)) => {
+            (Pending::Fetch { tag, uid, xzip }, Reply::Fetched(rows)) => {
                 let mut out = Vec::with_capacity(rows.len());
+                let level = self.config.compress_level;
                 if let Some(view) = self.session_of(conn).and_then(|s| s.selected.as_ref()) {
                     for (u, mut items) in rows {
+                        if !xzip.0.is_empty() {
+                            items = binary_as_xzip(items, &xzip, level);
+                        }
                         let Some(seq) = view.seq_of(u) else { continue };
                         if uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
                             items.insert(0, FetchItem::Uid(u));
