@@ -212,9 +212,9 @@ fn xzip_fetch_items_of_draft_12_round_trip() {
     assert!(f.is_ok(), "{f:?}");
     let parts = f.xzip_parts(pimap::compress::Limits::default());
     assert_eq!(parts.len(), 1, "{f:?}");
-    let (seq, part, plain) = &parts[0];
-    assert_eq!((*seq, part.as_slice()), (3, &[1u32][..]));
-    assert_eq!(plain.as_ref().expect("inflates"), b"body 2\r\n");
+    let x = &parts[0];
+    assert_eq!((x.seq, x.part.as_slice()), (3, &[1u32][..]));
+    assert_eq!(x.data.as_ref().expect("inflates"), b"body 2\r\n");
     let size = f.data.iter().find_map(|d| match d {
         pimap::types::Data::Fetch { items, .. } => items.iter().find_map(|i| match i {
             pimap::types::FetchItem::XZipSize { size, .. } => Some(*size),

@@ -331,7 +331,7 @@ impl Client {
             Some(d) => match d.decompress(bytes) {
                 Ok(plain) => self.decoder.feed(&plain),
                 Err(e) => {
-                    self.event(Event::CompressionError(e));
+                    self.event(Event::CompressionError(Box::new(e)));
                     return;
                 }
             },
@@ -778,7 +778,7 @@ impl Client {
         self.deflate = Some(d);
         match plain {
             Ok(p) => self.decoder.feed(&p),
-            Err(e) => self.event(Event::CompressionError(e)),
+            Err(e) => self.event(Event::CompressionError(Box::new(e))),
         }
     }
 
@@ -797,7 +797,7 @@ impl Client {
             Ok(plain) => inner.feed(&plain),
             Err(e) => {
                 self.xzip = None;
-                self.event(Event::CompressionError(e));
+                self.event(Event::CompressionError(Box::new(e)));
                 return;
             }
         }

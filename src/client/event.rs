@@ -16,6 +16,8 @@ pub struct CommandHandle(pub(crate) u64);
 pub struct MacroHandle(pub(crate) u64);
 
 /// One output of [`Client::poll_output`](super::Client::poll_output), in order.
+// Outputs are drained right away; boxing events would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
@@ -96,14 +98,7 @@ impl Completion {
     /// The -12 `XZIP[part]` items of this completion's FETCH data, inflated (spec §3.9.4:
     /// raw DEFLATE of the BINARY-decoded part): (sequence number, part, decoded octets).
     /// A partial item (`<origin>`) cannot be inflated on its own and is skipped.
-    pub fn xzip_parts(
-        &self,
-        limits: crate::compress::Limits,
-    ) -> Vec<(
-        u32,
-        Vec<u32>,
-        Result<Vec<u8>, crate::compress::CompressError>,
-    )> {
+    pub fn xzip_parts(&self, limits: crate::compress::Limits) -> Vec<XZipPart> {
         let mut out = Vec::new();
         for d in &self.data {
             let Data::Fetch { seq, items } = d else {
@@ -116,13 +111,27 @@ impl Completion {
                     data: Some(data),
                 } = i
                 {
-                    let plain = crate::compress::inflate_all(data, limits);
-                    out.push((*seq, part.clone(), plain));
+                    out.push(XZipPart {
+                        seq: *seq,
+                        part: part.clone(),
+                        data: crate::compress::inflate_all(data, limits),
+                    });
                 }
             }
         }
         out
     }
+}
+
+/// One inflated -12 `XZIP[part]` item (see [`Completion::xzip_parts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XZipPart {
+    /// Sequence number of the message.
+    pub seq: u32,
+    /// Part numbers.
+    pub part: Vec<u32>,
+    /// The decoded part, or why it could not be inflated.
+    pub data: Result<Vec<u8>, crate::compress::CompressError>,
 }
 
 /// Everything the client reports, in the order it happened.
@@ -197,5 +206,5 @@ pub enum Event {
     /// Compressed data from the server (COMPRESS=DEFLATE stream or XZIP response) could not
     /// be inflated, or went over [`ClientConfig::inflate_limits`](super::ClientConfig). For
     /// COMPRESS the connection is unusable afterwards and should be closed.
-    CompressionError(crate::compress::CompressError),
+    CompressionError(Box<crate::compress::CompressError>),
 }

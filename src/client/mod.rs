@@ -33,7 +33,7 @@ pub use capabilities::ServerCapabilities;
 pub use client::{Client, ClientError, ClientState};
 pub use config::ClientConfig;
 pub use event::{
-    CommandHandle, Completion, Event, GreetingKind, LoginOutcome, MacroHandle, Output,
+    CommandHandle, Completion, Event, GreetingKind, LoginOutcome, MacroHandle, Output, XZipPart,
 };
 pub use macros::{ClientMacro, MacroError, MAX_MACRO_COMMANDS};
 pub use mailbox::{MailboxEvent, MailboxView, MessageEntry, ViewError, MAX_MESSAGES};

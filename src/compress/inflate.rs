@@ -438,10 +438,8 @@ impl Inflater {
                     return Err(CompressError::Corrupt("gzip ISIZE mismatch"));
                 }
             }
-            Some(Format::Zlib) => {
-                if u32::from_be_bytes([a, b, c, d]) != self.adler.value() {
-                    return Err(CompressError::Corrupt("zlib Adler-32 mismatch"));
-                }
+            Some(Format::Zlib) if u32::from_be_bytes([a, b, c, d]) != self.adler.value() => {
+                return Err(CompressError::Corrupt("zlib Adler-32 mismatch"));
             }
             _ => {}
         }

@@ -53,7 +53,7 @@ pub(crate) enum Pending {
         uid: bool,
         /// -12 XZIP / XZIP.SIZE items asked for, served from BINARY data (spec §3.9.4), and
         /// the parts whose BINARY was asked for too.
-        xzip: (Vec<FetchAttr>, Vec<Vec<u32>>),
+        xzip: XZipRequest,
     },
     Search {
         tag: Tag,
@@ -127,7 +127,10 @@ pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
 /// Replace -12 `XZIP[part]` / `XZIP.SIZE[part]` attributes by `BINARY.PEEK[part]` (or
 /// `BINARY[part]` for a non-PEEK XZIP, which sets \Seen like BINARY does); returns the
 /// attributes for the store and the XZIP ones to rebuild.
-fn xzip_as_binary(items: Vec<FetchAttr>) -> (Vec<FetchAttr>, (Vec<FetchAttr>, Vec<Vec<u32>>)) {
+/// XZIP attributes to rebuild, and the parts whose BINARY the client asked for itself.
+type XZipRequest = (Vec<FetchAttr>, Vec<Vec<u32>>);
+
+fn xzip_as_binary(items: Vec<FetchAttr>) -> (Vec<FetchAttr>, XZipRequest) {
     let mut out = Vec::with_capacity(items.len());
     let mut xzip = Vec::new();
     let wanted: Vec<Vec<u32>> = items
@@ -181,7 +184,7 @@ fn xzip_as_binary(items: Vec<FetchAttr>) -> (Vec<FetchAttr>, (Vec<FetchAttr>, Ve
 /// `XZIP.SIZE[part]` items; BINARY items only fetched for them are dropped.
 fn binary_as_xzip(
     items: Vec<FetchItem>,
-    (xzip, wanted): &(Vec<FetchAttr>, Vec<Vec<u32>>),
+    (xzip, wanted): &XZipRequest,
     level: u8,
 ) -> Vec<FetchItem> {
     let mut out = Vec::with_capacity(items.len());
