@@ -18,6 +18,12 @@ pub struct Pair {
     pub wire_in: usize,
 }
 
+impl Default for Pair {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Pair {
     pub fn new() -> Self {
         let mut store = MemoryStore::new();
