@@ -83,7 +83,21 @@ const MESSAGE: &[u8] = b"From: Alice <alice@example.com>\r\nTo: bob@example.com\
 
 #[test]
 fn client_session_against_dovecot() {
-    let server = dovecot::Dovecot::start();
+    session(false);
+}
+
+/// The same session through COMPRESS=DEFLATE (RFC 4978; Dovecot's imap_zlib plugin): every
+/// byte after the tagged OK is raw DEFLATE in both directions, including the IDLE push.
+#[test]
+fn client_session_against_dovecot_compressed() {
+    session(true);
+}
+
+fn session(compress: bool) {
+    let server = dovecot::Dovecot::start_with(dovecot::Options {
+        compress,
+        ..Default::default()
+    });
     server.inject("INBOX", MESSAGE);
     let stream = server.connect();
     stream
@@ -102,6 +116,18 @@ fn client_session_against_dovecot() {
         |e| matches!(e, Event::Completed(c) if c.handle == h),
     );
     assert_eq!(d.client.state(), &ClientState::Authenticated);
+    if compress {
+        assert!(
+            d.client.capabilities().has("COMPRESS=DEFLATE"),
+            "Dovecot must offer COMPRESS=DEFLATE"
+        );
+        let h = d.client.compress().unwrap();
+        d.until(
+            "COMPRESS",
+            |e| matches!(e, Event::Completed(c) if c.handle == h && c.is_ok()),
+        );
+        assert!(d.client.is_compressed());
+    }
 
     let list = d.complete(cmd(r#"LIST "" "*""#));
     assert!(list.data.iter().any(|x| matches!(x, Data::List(_))));
