@@ -193,3 +193,31 @@ fn python_imaplib_and_curl_against_example_server() {
         eprintln!("SKIP curl part: curl not found (tests/interop/setup.sh installs it)");
     }
 }
+
+/// Python's zlib drives COMPRESS=DEFLATE (RFC 4978) against the example server.
+#[test]
+fn python_zlib_compress_against_example_server() {
+    if !have("python3") {
+        eprintln!("SKIP: python3 not found");
+        return;
+    }
+    let bin = build_example();
+    let (_server, port, inject_port) = start_server(&bin);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/compress_client.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(inject_port.to_string())
+        .output()
+        .expect("run python3");
+    let report = show("compress_client.py", &out);
+    eprintln!("{report}");
+    assert!(out.status.success(), "{report}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("all compress steps passed"),
+        "{report}"
+    );
+}
