@@ -35,7 +35,7 @@ pub struct ClientConfig {
     pub max_login_events: usize,
     /// Ceilings on every inflation (COMPRESS=DEFLATE input, XZIP responses).
     pub inflate_limits: crate::compress::Limits,
-    /// DEFLATE level for COMPRESS=DEFLATE output (default 6).
+    /// DEFLATE level for COMPRESS=DEFLATE output (default [`crate::compress::PUSH_LEVEL`]).
     pub compress_level: u8,
 }
 
@@ -52,7 +52,7 @@ impl Default for ClientConfig {
             max_queued_commands: 10_000,
             max_login_events: 100_000,
             inflate_limits: crate::compress::Limits::default(),
-            compress_level: 6,
+            compress_level: crate::compress::PUSH_LEVEL,
         }
     }
 }

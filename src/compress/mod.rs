@@ -74,6 +74,7 @@
 //! Memory (measured with a counting allocator): a [`Deflater`] holds about 380 KB on zlib-rs
 //! and 320 KB on `miniz_oxide` (window, hash chains, buffers), an [`Inflater`] about 48 KB and
 //! 43 KB; a [`DeflateStream`] holds one of each.
+//!
 //! Building without default features falls back to `miniz_oxide` with the same API.
 
 mod backend;

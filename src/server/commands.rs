@@ -935,7 +935,7 @@ impl Server {
             }
             (Pending::Fetch { tag, uid, xzip }, Reply::Fetched(rows)) => {
                 let mut out = Vec::with_capacity(rows.len());
-                let level = self.config.compress_level;
+                let level = self.config.xzip_level;
                 if let Some(view) = self.session_of(conn).and_then(|s| s.selected.as_ref()) {
                     for (u, mut items) in rows {
                         if !xzip.0.is_empty() {

@@ -39,7 +39,7 @@
 //! only sees UIDs.
 //!
 //! [`blocking`] wraps requests in [`blocking::Store`], [`blocking::Submitter`] and
-//! [`blocking::Notifier`] traits for callers who prefer blocking calls; [`memory`] is an
+//! [`blocking::Notifier`] traits for callers who prefer blocking calls; `memory` is an
 //! in-memory store (feature `memory-store`, on by default).
 //!
 //! # Example

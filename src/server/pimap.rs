@@ -259,7 +259,7 @@ impl Server {
         };
         c.capturing = c.capturing.saturating_sub(1);
         let mut enc = crate::compress::XZipEncoder::for_dialect(dialect);
-        enc.level = self.config.compress_level;
+        enc.level = self.config.xzip_level;
         for d in enc.encode(&raw) {
             self.send_data(conn, d);
         }
