@@ -237,3 +237,35 @@ fn xzip_fetch_items_of_draft_12_round_trip() {
     });
     assert!(binary, "BINARY asked for alongside XZIP is kept: {f:?}");
 }
+
+#[test]
+fn xzip_inline_request_from_the_client() {
+    let mut p = Pair::new();
+    p.run();
+    p.client.login("alice", "pw").expect("login");
+    p.run();
+    p.client.select("INBOX").expect("select");
+    p.run();
+    let mut dec = pimap::codec::CommandDecoder::default();
+    dec.feed(b"Z7 UID FETCH 1:5 (UID FLAGS)\r\n");
+    let Ok(Some(pimap::types::ClientMessage::Command(inner))) = dec.next() else {
+        panic!("decode");
+    };
+    p.client.xzip_inline(inner).expect("xzip inline");
+    let ev = p.run();
+    let c = Pair::completions(&ev);
+    let z = c.last().expect("completion");
+    assert!(z.is_ok(), "{z:?}");
+    assert_eq!(z.inner.len(), 1, "{z:?}");
+    assert_eq!(
+        z.inner[0].tag.as_ref().map(|t| t.as_bytes()),
+        Some(&b"Z7"[..])
+    );
+    assert_eq!(
+        z.data
+            .iter()
+            .filter(|d| matches!(d, pimap::types::Data::Fetch { .. }))
+            .count(),
+        5
+    );
+}

@@ -538,6 +538,29 @@ impl Client {
         self.enqueue(CommandBody::XZip(cmd))
     }
 
+    /// `XZIP INLINE ~{n}` (-07+): send `inner` (tag included) raw-DEFLATE-compressed; the
+    /// response comes back as XZIP blocks, inflated and handled like any other response.
+    /// Worth it for large commands (XDELIVER, APPEND); a synchronizing literal inside
+    /// `inner` is sent as part of the compressed data.
+    pub fn xzip_inline(
+        &mut self,
+        inner: crate::types::Command,
+    ) -> Result<CommandHandle, ClientError> {
+        let plain = inner.to_bytes_with(EncodeOptions {
+            literal_plus: true,
+            ..self.encode_options()
+        });
+        let mut d = crate::compress::Deflater::new(crate::compress::DEFAULT_LEVEL);
+        let mut data = Vec::new();
+        d.compress(&plain, &mut data);
+        d.finish(&mut data);
+        let kind = Kind::XZip {
+            inner: Some(inner.tag.clone()),
+        };
+        let body = CommandBody::XZip(XZipCommand::Inline(crate::types::Literal8::binary(data)));
+        self.enqueue_kind(body, None, Some(kind))
+    }
+
     /// `XTERSE ON|OFF` (-00/-01).
     pub fn xterse(&mut self, on: bool) -> Result<CommandHandle, ClientError> {
         self.enqueue(CommandBody::XTerse(on))
