@@ -269,3 +269,55 @@ fn xzip_inline_request_from_the_client() {
         5
     );
 }
+
+#[test]
+fn untagged_codes_and_permanent_flags_are_kept() {
+    use pimap::types::Code;
+    let now = Instant::now();
+    let mut c = Client::new(ClientConfig::default());
+    c.handle_input(b"* OK [CAPABILITY IMAP4rev1 MOVE] hi\r\n", now);
+    c.login("a", "b").expect("login");
+    c.handle_input(b"A0001 OK done\r\n", now);
+    c.select("INBOX").expect("select");
+    c.handle_input(
+        b"* 2 EXISTS\r\n* OK [PERMANENTFLAGS (\\Seen \\*)] ok\r\nA0002 OK [READ-WRITE] done\r\n",
+        now,
+    );
+    assert_eq!(
+        c.mailbox()
+            .and_then(|m| m.permanent_flags())
+            .map(|f| f.len()),
+        Some(2)
+    );
+    let h = c
+        .enqueue(CommandBody::Move {
+            uid: true,
+            set: pimap::types::SequenceSet::single(1).unwrap(),
+            mailbox: pimap::types::Mailbox::try_from("Sent").unwrap(),
+        })
+        .expect("move");
+    c.handle_input(
+        b"* OK [COPYUID 7 1 9] moved\r\n* 1 EXPUNGE\r\nA0003 OK done\r\n",
+        now,
+    );
+    let mut found = false;
+    while let Some(o) = c.poll_output() {
+        if let Output::Event(Event::Completed(done)) = o {
+            if done.handle == h {
+                found = done.codes.iter().any(|code| {
+                    matches!(
+                        code,
+                        Code::CopyUid {
+                            uid_validity: 7,
+                            ..
+                        }
+                    )
+                });
+            }
+        }
+    }
+    assert!(
+        found,
+        "COPYUID of the untagged OK reaches the MOVE completion"
+    );
+}

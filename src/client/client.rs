@@ -73,6 +73,7 @@ struct InFlight {
     truncated: bool,
     macro_run: Option<u64>,
     inner: Vec<StatusResponse>,
+    codes: Vec<Code>,
 }
 
 /// Commands whose completion changes the client's state.
@@ -660,6 +661,7 @@ impl Client {
                 truncated: false,
                 macro_run,
                 inner: Vec::new(),
+                codes: Vec::new(),
             }),
         });
         // A new command ends IDLE first.
@@ -931,9 +933,15 @@ impl Client {
                 self.state = ClientState::Logout;
                 self.event(Event::Bye { text: s.text });
             }
-            // Other untagged OK/NO/BAD: their response codes were applied above; the human
-            // text is not interpreted.
-            _ => {}
+            // Other untagged OK/NO/BAD: their response codes were applied above and are kept
+            // with the oldest command in flight; the human text is not interpreted.
+            _ => {
+                if let (Some(code), Some(f)) = (s.code, self.in_flight.front_mut()) {
+                    if f.codes.len() < self.config.max_completion_data {
+                        f.codes.push(code);
+                    }
+                }
+            }
         }
     }
 
@@ -1169,6 +1177,7 @@ impl Client {
             data: f.data,
             truncated: f.truncated,
             inner: f.inner,
+            codes: f.codes,
         };
         if let Some(e) = extra {
             self.event(e);

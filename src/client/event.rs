@@ -84,6 +84,9 @@ pub struct Completion {
     /// More untagged data arrived than [`ClientConfig::max_completion_data`](super::ClientConfig)
     /// allows; the rest was not kept here.
     pub truncated: bool,
+    /// Response codes of untagged `OK`/`NO` responses received while this command was the
+    /// oldest in flight (e.g. `* OK [COPYUID ...]` before a MOVE's tagged OK, RFC 6851).
+    pub codes: Vec<Code>,
     /// Tagged statuses of the commands this one ran inside (XMACRO RUN's `<tag>.n`, the
     /// command wrapped by XZIP), in order.
     pub inner: Vec<StatusResponse>,

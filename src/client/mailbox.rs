@@ -185,6 +185,7 @@ pub struct MailboxView {
     uid_validity: Option<u32>,
     uid_next: Option<u32>,
     highest_modseq: Option<u64>,
+    permanent_flags: Option<Vec<Flag>>,
     recent: u32,
     /// Index = sequence number - 1.
     messages: Vec<MessageEntry>,
@@ -198,6 +199,7 @@ impl MailboxView {
             uid_validity: None,
             uid_next: None,
             highest_modseq: None,
+            permanent_flags: None,
             recent: 0,
             messages: Vec::new(),
         }
@@ -228,6 +230,11 @@ impl MailboxView {
     /// The last `* n RECENT` count.
     pub fn recent(&self) -> u32 {
         self.recent
+    }
+
+    /// `PERMANENTFLAGS` as the server announced them at SELECT, if it did.
+    pub fn permanent_flags(&self) -> Option<&[Flag]> {
+        self.permanent_flags.as_deref()
     }
 
     /// The number of messages in the mailbox (the last EXISTS, minus expunges since).
@@ -346,6 +353,10 @@ impl MailboxView {
             }
             Code::NoModSeq => {
                 self.highest_modseq = None;
+                Vec::new()
+            }
+            Code::PermanentFlags(f) => {
+                self.permanent_flags = Some(f.clone());
                 Vec::new()
             }
             _ => Vec::new(),
