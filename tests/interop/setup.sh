@@ -9,9 +9,13 @@
 set -euo pipefail
 
 NEEDED=(/usr/sbin/dovecot /usr/bin/doveadm /usr/bin/doveconf /usr/lib/dovecot/imap
-        /usr/lib/dovecot/lmtp /usr/share/dovecot/dh.pem /usr/bin/openssl /usr/bin/curl)
-PACKAGES=(dovecot-imapd dovecot-lmtpd openssl curl)  # curl: interop_server_python.rs
+        /usr/lib/dovecot/lmtp /usr/share/dovecot/dh.pem /usr/bin/openssl /usr/bin/curl
+        /usr/bin/mbsync /usr/bin/fetchmail)
+PACKAGES=(dovecot-imapd dovecot-lmtpd openssl curl isync fetchmail)  # curl: interop_server_python.rs; isync, fetchmail: interop_matrix.rs
 LOG=/tmp/pimap-dovecot-apt.log
+
+# The SMTP sink of interop_gateway.rs (tests/interop/smtp_sink.py) needs aiosmtpd (PyPI).
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd || true
 
 missing() {
   local f

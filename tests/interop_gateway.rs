@@ -1,0 +1,480 @@
+//! examples/gateway.rs (our sans-IO Server in front of a real Dovecot, reached with our own
+//! Client) driven by our Client as a device: push through the watch connection, queued events
+//! on session resume, XDELIVER over SMTP with SAVETO/APPENDUID, and a backend restart (the
+//! backend connections are kicked) that ends in `* RESYNC`. Everything on 127.0.0.1; every
+//! wait is bounded.
+
+#[path = "support/dovecot.rs"]
+mod dovecot;
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use pimap::client::{Client, ClientConfig, Completion, Event, LoginOutcome, MailboxEvent, Output};
+use pimap::codec::CommandDecoder;
+use pimap::types::{ClientMessage, Code, CommandBody};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+// ------------------------------------------------------------------------------------------
+// the gateway process
+
+struct Gateway {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gateway_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--example", "gateway"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build --example gateway");
+    assert!(status.success(), "cargo build --example gateway failed");
+    // target/<profile>/deps/<test binary> -> target/<profile>/examples/gateway
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = profile_dir.join("examples").join("gateway");
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
+
+fn start_gateway(backend_port: u16, smtp_port: Option<u16>) -> Gateway {
+    let mut cmd = Command::new(gateway_binary());
+    cmd.args([
+        "--listen-port",
+        "0",
+        "--backend",
+        &format!("127.0.0.1:{backend_port}"),
+        "--notify",
+        "log",
+        "--max-seconds",
+        "120",
+    ]);
+    if let Some(p) = smtp_port {
+        cmd.args(["--smtp", &format!("127.0.0.1:{p}")]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn gateway");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(l)) = lines.next() {
+            let _ = tx.send(l);
+        }
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(WAIT)
+        .expect("gateway did not print its port");
+    let port = line
+        .strip_prefix("listening on 127.0.0.1:")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    Gateway { child, port }
+}
+
+// ------------------------------------------------------------------------------------------
+// a device: our Client over a std TcpStream
+
+struct Device {
+    client: Client,
+    stream: TcpStream,
+    events: Vec<Event>,
+    raw: Vec<u8>,
+}
+
+impl Device {
+    fn connect(port: u16) -> Device {
+        let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect gateway");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut d = Device {
+            client: Client::new(ClientConfig::default()),
+            stream,
+            events: Vec::new(),
+            raw: Vec::new(),
+        };
+        d.until("greeting", |e| matches!(e, Event::Greeting { .. }));
+        d
+    }
+
+    /// Moves bytes until an event satisfies `done` or `limit` passes.
+    fn try_until(&mut self, limit: Duration, done: impl Fn(&Event) -> bool) -> Option<Event> {
+        let deadline = Instant::now() + limit;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            while let Some(o) = self.client.poll_output() {
+                match o {
+                    Output::Transmit(b) => self.stream.write_all(&b).expect("write"),
+                    Output::Event(e) => {
+                        assert!(!matches!(e, Event::ProtocolError(_)), "{e:?}");
+                        self.events.push(e.clone());
+                        if done(&e) {
+                            return Some(e);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("gateway closed the connection"),
+                Ok(n) => {
+                    self.raw.extend_from_slice(&buf[..n]);
+                    self.client.handle_input(&buf[..n], Instant::now());
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    fn until(&mut self, what: &str, done: impl Fn(&Event) -> bool) -> Event {
+        self.try_until(WAIT, done)
+            .unwrap_or_else(|| panic!("timed out waiting for {what}; events {:?}", self.events))
+    }
+
+    fn run(&mut self, body: CommandBody) -> Completion {
+        let h = self.client.enqueue(body).expect("enqueue");
+        match self.until(
+            "completion",
+            |e| matches!(e, Event::Completed(c) if c.handle == h),
+        ) {
+            Event::Completed(c) => c,
+            _ => unreachable!(),
+        }
+    }
+
+    fn ok(&mut self, text: &str) -> Completion {
+        let c = self.run(cmd(text));
+        assert!(c.is_ok(), "{text}: {:?}", c.status);
+        c
+    }
+
+    fn login(&mut self, user: &str, password: &str) -> LoginOutcome {
+        let h = self.client.login(user, password).unwrap();
+        let mut outcome = None;
+        loop {
+            match self.until("login", |e| {
+                matches!(e, Event::LoggedIn(_)) || matches!(e, Event::Completed(c) if c.handle == h)
+            }) {
+                Event::LoggedIn(o) => outcome = Some(o),
+                Event::Completed(c) => {
+                    assert!(c.is_ok(), "LOGIN {user}: {:?}", c.status);
+                    return outcome.expect("LoggedIn before the tagged OK");
+                }
+                _ => unreachable!(),
+            }
+        }
+    }
+
+    fn select_inbox(&mut self) -> u32 {
+        self.client.select("INBOX").unwrap();
+        match self.until("select", |e| matches!(e, Event::Selected { .. })) {
+            Event::Selected { exists, .. } => exists,
+            _ => unreachable!(),
+        }
+    }
+
+    fn idle(&mut self) -> pimap::client::CommandHandle {
+        let h = self.client.idle().unwrap();
+        self.until("IDLE", |e| matches!(e, Event::IdleStarted(x) if *x == h));
+        h
+    }
+
+    fn done(&mut self, h: pimap::client::CommandHandle) {
+        self.client.done().unwrap();
+        self.until(
+            "IDLE completion",
+            |e| matches!(e, Event::Completed(c) if c.handle == h),
+        );
+    }
+}
+
+/// A command body from its text (the same decoder that reads a server's input).
+fn cmd(text: &str) -> CommandBody {
+    cmd_bytes(format!("x {text}\r\n").as_bytes())
+}
+
+fn cmd_bytes(wire: &[u8]) -> CommandBody {
+    let mut d = CommandDecoder::default();
+    d.feed(wire);
+    match d.next() {
+        Ok(Some(ClientMessage::Command(c))) => c.body,
+        other => panic!("{}: {other:?}", String::from_utf8_lossy(wire)),
+    }
+}
+
+/// Poll `f` every 100 ms until it is true or `limit` passes.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+// ------------------------------------------------------------------------------------------
+// a. push through the gateway, and queued events on session resume
+
+#[test]
+fn push_and_resume_through_gateway() {
+    let dc = dovecot::Dovecot::start();
+    dc.inject(
+        "INBOX",
+        b"From: a@example.com\r\nSubject: already there\r\n\r\nold\r\n",
+    );
+    let gw = start_gateway(dc.port, None);
+
+    let mut d = Device::connect(gw.port);
+    let outcome = d.login("alice#phone", "alicepw");
+    assert_eq!(outcome, LoginOutcome::Fresh);
+    d.ok("XFILTER INBOX N ALL");
+    assert_eq!(d.select_inbox(), 1);
+
+    let idle = d.idle();
+    dc.inject(
+        "INBOX",
+        b"From: b@example.com\r\nSubject: pushed\r\n\r\npushed through the gateway\r\n",
+    );
+    d.until("pushed EXISTS/FETCH", |e| {
+        matches!(
+            e,
+            Event::Mailbox(MailboxEvent::Exists { count: 2 })
+                | Event::Mailbox(MailboxEvent::Fetched { seq: 2, .. })
+        )
+    });
+    d.done(idle);
+    drop(d);
+
+    // The device is gone; the event is queued in its session.
+    dc.inject(
+        "INBOX",
+        b"From: c@example.com\r\nSubject: queued\r\n\r\nwhile away\r\n",
+    );
+    std::thread::sleep(Duration::from_secs(3)); // the watch connection reports within ~1 s
+
+    let mut d = Device::connect(gw.port);
+    let outcome = d.login("alice#phone", "alicepw");
+    let raw = String::from_utf8_lossy(&d.raw).into_owned();
+    assert!(raw.contains("* SESSION SELECTED\r\n"), "{raw}");
+    assert!(raw.contains("* FOLDER INBOX\r\n"), "{raw}");
+    match outcome {
+        LoginOutcome::ResumedSelected { mailbox, events } => {
+            assert!(mailbox.is_inbox());
+            assert!(events >= 1, "no queued event: {raw}");
+        }
+        other => panic!("unexpected outcome {other:?}: {raw}"),
+    }
+    assert!(
+        raw.contains("* 3 EXISTS") || raw.contains("* 3 FETCH"),
+        "{raw}"
+    );
+    assert_eq!(d.client.mailbox().map(|v| v.exists()), Some(3));
+
+    // Pass-through store operations on the resumed session.
+    let f = d.ok("FETCH 3 (UID ENVELOPE)");
+    assert!(!f.data.is_empty());
+    d.ok(r"STORE 1 +FLAGS (\Flagged)");
+    let s = d.ok("SEARCH FLAGGED");
+    assert!(format!("{:?}", s.data).contains("Search"), "{:?}", s.data);
+    d.ok(r#"LIST "" "*""#);
+    d.ok("STATUS INBOX (MESSAGES UIDNEXT)");
+    d.ok("LOGOUT");
+}
+
+// ------------------------------------------------------------------------------------------
+// b. XDELIVER over SMTP, SAVETO=Sent with APPENDUID
+
+struct Sink {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn has_aiosmtpd() -> bool {
+    Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn start_sink() -> Sink {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    if !has_aiosmtpd() {
+        let _ = Command::new("bash").arg(interop.join("setup.sh")).status();
+    }
+    assert!(has_aiosmtpd(), "python3 cannot import aiosmtpd");
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("pimap-gw-sink-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new("python3")
+        .arg(interop.join("smtp_sink.py"))
+        .args(["--dir", dir.to_str().unwrap(), "--host", "127.0.0.1"])
+        .args(["--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start smtp_sink.py");
+    let sink = Sink { child, port, dir };
+    let up = eventually(WAIT, || {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok_and(|s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut l = String::new();
+            BufReader::new(s).read_line(&mut l).is_ok() && l.starts_with("220")
+        })
+    });
+    assert!(up, "SMTP sink did not come up on port {port}");
+    sink
+}
+
+#[test]
+fn xdeliver_through_gateway() {
+    let sink = start_sink();
+    let dc = dovecot::Dovecot::start();
+    let gw = start_gateway(dc.port, Some(sink.port));
+
+    let mut d = Device::connect(gw.port);
+    d.login("alice#mail", "alicepw");
+    // Sent may exist already (autocreate); either way it exists afterwards.
+    let _ = d.run(cmd("CREATE Sent"));
+
+    let msg = b"From: alice@localhost\r\nTo: Bob <bob@example.com>\r\nSubject: via the gateway\r\n\r\nline one\r\n.leading dot\r\n..two dots\r\nlast\r\n";
+    let mut wire = format!("x XDELIVER N SAVETO=Sent {{{}}}\r\n", msg.len()).into_bytes();
+    wire.extend_from_slice(msg);
+    wire.extend_from_slice(b"\r\n");
+    let c = d.run(cmd_bytes(&wire));
+    assert!(c.is_ok(), "XDELIVER: {:?}", c.status);
+    let appended = match &c.status.code {
+        Some(Code::AppendUid { uids, .. }) => uids.iter(u32::MAX).next(),
+        other => panic!("no APPENDUID: {other:?}"),
+    };
+    assert!(appended.is_some_and(|u| u > 0));
+
+    let eml = sink.dir.join("000001.eml");
+    assert!(
+        eventually(WAIT, || eml.exists()),
+        "nothing arrived at the sink"
+    );
+    assert_eq!(std::fs::read(&eml).unwrap(), msg.to_vec(), "not byte-exact");
+    let meta = std::fs::read_to_string(sink.dir.join("000001.json")).unwrap();
+    assert!(meta.contains("bob@example.com"), "{meta}");
+    assert!(meta.contains("alice@localhost"), "{meta}");
+
+    // The copy is in Sent on the backend.
+    let st = d.ok("STATUS Sent (MESSAGES)");
+    assert!(
+        format!("{:?}", st.data).contains("Messages, 1"),
+        "{:?}",
+        st.data
+    );
+    d.ok("LOGOUT");
+}
+
+// ------------------------------------------------------------------------------------------
+// c. backend restart: the backend connections are kicked; the gateway reconnects and the
+//    device is owed `* RESYNC`
+
+#[test]
+fn backend_restart_gives_resync() {
+    let dc = dovecot::Dovecot::start();
+    dc.inject("INBOX", b"Subject: one\r\n\r\n1\r\n");
+    let mut gw = start_gateway(dc.port, None);
+
+    let mut d = Device::connect(gw.port);
+    d.login("alice#tab", "alicepw");
+    d.ok("XFILTER INBOX N ALL");
+    assert_eq!(d.select_inbox(), 1);
+    let idle = d.idle();
+
+    // Kick every backend connection of alice (the gateway's command and watch connections).
+    let out = Command::new("doveadm")
+        .arg("-c")
+        .arg(dc.conf_path())
+        .args(["kick", "alice"])
+        .output()
+        .expect("run doveadm kick");
+    eprintln!(
+        "doveadm kick: {} {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "doveadm kick failed");
+
+    // In IDLE the RESYNC is pushed; otherwise the next login owes it.
+    let pushed = d
+        .try_until(Duration::from_secs(10), |e| {
+            matches!(e, Event::ResyncRequired)
+        })
+        .is_some();
+    if pushed {
+        d.done(idle);
+    } else {
+        drop(d);
+        d = Device::connect(gw.port);
+        let outcome = d.login("alice#tab", "alicepw");
+        assert!(
+            matches!(outcome, LoginOutcome::ResyncRequired { .. }),
+            "expected RESYNC at login, got {outcome:?}"
+        );
+    }
+    eprintln!(
+        "RESYNC {}",
+        if pushed { "pushed in IDLE" } else { "at login" }
+    );
+    assert!(gw.child.try_wait().unwrap().is_none(), "gateway exited");
+
+    // The gateway works again: a store request and a new push.
+    assert_eq!(d.select_inbox(), 1);
+    let idle = d.idle();
+    dc.inject("INBOX", b"Subject: two\r\n\r\n2\r\n");
+    d.until("push after reconnect", |e| {
+        matches!(
+            e,
+            Event::Mailbox(MailboxEvent::Exists { count: 2 })
+                | Event::Mailbox(MailboxEvent::Fetched { seq: 2, .. })
+        )
+    });
+    d.done(idle);
+    d.ok("LOGOUT");
+}
