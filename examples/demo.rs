@@ -584,10 +584,9 @@ impl Demo {
             have == want,
             &format!("the view {have:?} to be the store's {want:?}"),
         )?;
-        let n = have.len();
+        let (n, last) = (have.len(), want.last().map_or(0, |m| m.0));
         Ok(format!(
-            "view = store: {n} messages (UIDs and flags) up to UID {}",
-            want[n - 1].0
+            "view = store: {n} messages (UIDs and flags) up to UID {last}"
         ))
     }
 }

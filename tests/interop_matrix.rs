@@ -26,6 +26,7 @@
 #[path = "support/dovecot.rs"]
 mod dovecot;
 
+use std::cell::OnceCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -116,19 +117,24 @@ fn interop_matrix() {
 struct Env {
     server_bin: PathBuf,
     client_bin: PathBuf,
+    gateway_bin: PathBuf,
     scratch: PathBuf,
+    /// Dovecot + SMTP sink + gateway for the gateway rows, started by the first of them.
+    rig: OnceCell<Result<GatewayRig, String>>,
 }
 
 impl Env {
     fn new() -> Self {
-        let (server_bin, client_bin) = build_examples();
+        let [server_bin, client_bin, gateway_bin] = build_examples();
         let scratch = std::env::temp_dir().join(format!("pimap-matrix-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch).expect("create the scratch directory");
         Env {
             server_bin,
             client_bin,
+            gateway_bin,
             scratch,
+            rig: OnceCell::new(),
         }
     }
 
@@ -162,7 +168,7 @@ impl Drop for Env {
     }
 }
 
-fn build_examples() -> (PathBuf, PathBuf) {
+fn build_examples() -> [PathBuf; 3] {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
@@ -177,6 +183,8 @@ fn build_examples() -> (PathBuf, PathBuf) {
         "server",
         "--example",
         "client",
+        "--example",
+        "gateway",
     ])
     .current_dir(env!("CARGO_MANIFEST_DIR"));
     if profile_dir.file_name().is_some_and(|n| n == "release") {
@@ -184,7 +192,7 @@ fn build_examples() -> (PathBuf, PathBuf) {
     }
     let status = cmd
         .status()
-        .expect("run cargo build --example server/client");
+        .expect("run cargo build --example server/client/gateway");
     assert!(status.success(), "cargo build of the examples failed");
     let bin = |name: &str| {
         let p = profile_dir
@@ -193,7 +201,7 @@ fn build_examples() -> (PathBuf, PathBuf) {
         assert!(p.exists(), "example binary not found at {}", p.display());
         p
     };
-    (bin("server"), bin("client"))
+    [bin("server"), bin("client"), bin("gateway")]
 }
 
 /// Make sure `program` (an absolute path) exists, running `tests/interop/setup.sh` once if

@@ -71,7 +71,8 @@ fn queue_overflow_owes_resync() {
     h.send(c, "a1 LOGIN joe#P1 pw\r\n");
     h.send(c, "a2 SELECT INBOX\r\n");
     h.close(c);
-    for i in 0..6 {
+    // The 6th change overflows; the two after it are not queued against the stale view.
+    for i in 0..8 {
         h.d.store.deliver("joe", "INBOX", &format!("m{i}"));
     }
     h.sync();
@@ -83,6 +84,21 @@ fn queue_overflow_owes_resync() {
     );
     assert!(r.contains("* RESYNC\r\n"), "{r}");
     assert!(!r.contains("EXISTS"), "{r}");
+}
+
+#[test]
+fn xgetpimapprefs_without_names_returns_all() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    for cmd in ["a2 XGETPIMAPPREFS\r\n", "a3 XGETPIMAPPREFS ()\r\n"] {
+        let r = h.send(c, cmd);
+        assert!(r.starts_with("* XGETPIMAPPREFS ("), "{r}");
+        assert!(
+            r.contains("PIMAP_EVENT_FILTER ALL") && r.contains("PIMAP_INBAND_PUSH OFF"),
+            "{r}"
+        );
+    }
 }
 
 #[test]

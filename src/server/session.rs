@@ -174,13 +174,17 @@ impl Session {
     pub fn enqueue(&mut self, key: Bytes, ev: QueuedEvent, pushed: bool, max: usize) {
         let selected = self.selected.as_ref().is_some_and(|s| s.key == key);
         let q = self.queues.entry(key).or_default();
+        if q.overflowed {
+            // RESYNC is already owed for this folder: later events would be numbered against
+            // a state the client must rebuild anyway.
+            return;
+        }
         if q.events.len() >= max {
             q.events.clear();
             q.pushed_upto = 0;
+            q.overflowed = true;
             if selected {
                 self.owes_resync = true;
-            } else {
-                q.overflowed = true;
             }
             return;
         }

@@ -228,9 +228,19 @@ impl Parser<'_> {
     }
 
     pub(crate) fn xgetpimapprefs(&mut self, name: PrefCommandName) -> PResult<CommandBody> {
+        // "All preferences": bare `XGETPIMAPPREFS` or an empty list `()`.
+        if matches!(self.peek(), None | Some(b'\r')) {
+            return Ok(CommandBody::XGetPimapPrefs {
+                name,
+                prefs: Vec::new(),
+            });
+        }
         self.sp()?;
         self.expect(b'(', "(")?;
         let mut prefs = Vec::new();
+        if self.eat(b')') {
+            return Ok(CommandBody::XGetPimapPrefs { name, prefs });
+        }
         loop {
             prefs.push(self.pref_name_value()?);
             if self.eat(b')') {
