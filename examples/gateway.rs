@@ -888,34 +888,43 @@ async fn store_op(
                 return Ok((none, Reply::Fetched(Vec::new())));
             };
             b.take_events();
-            let c = b
-                .run(CommandBody::Fetch {
-                    uid: true,
-                    set,
-                    items: FetchItems::List(items.clone()),
-                    modifiers: Vec::new(),
-                })
-                .await?;
-            if !c.is_ok() {
-                return Ok((none, no_of(&c)));
-            }
             let want_flags = items.iter().any(|a| matches!(a, FetchAttr::Flags));
             let mut rows: BTreeMap<u32, Vec<FetchItem>> = BTreeMap::new();
-            for d in &c.data {
-                let Data::Fetch { items, .. } = d else {
-                    continue;
-                };
-                let Some(uid) = uid_of(items) else { continue };
-                if !uids.contains(&uid) {
-                    continue;
+            // A message the watch connection reported may still be unknown to this command
+            // connection: Dovecot then answers UID FETCH with only `* n EXISTS`. Fetch again
+            // once in that case (the EXISTS has updated this connection).
+            for attempt in 0..2 {
+                let c = b
+                    .run(CommandBody::Fetch {
+                        uid: true,
+                        set: set.clone(),
+                        items: FetchItems::List(items.clone()),
+                        modifiers: Vec::new(),
+                    })
+                    .await?;
+                if !c.is_ok() {
+                    return Ok((none, no_of(&c)));
                 }
-                let row = rows.entry(uid).or_default();
-                for i in items {
-                    match i {
-                        FetchItem::Uid(_) => {}
-                        FetchItem::Flags(_) if !want_flags => {}
-                        other => row.push(other.clone()),
+                for d in &c.data {
+                    let Data::Fetch { items, .. } = d else {
+                        continue;
+                    };
+                    let Some(uid) = uid_of(items) else { continue };
+                    if !uids.contains(&uid) || rows.contains_key(&uid) {
+                        continue;
                     }
+                    let row = rows.entry(uid).or_default();
+                    for i in items {
+                        match i {
+                            FetchItem::Uid(_) => {}
+                            FetchItem::Flags(_) if !want_flags => {}
+                            other => row.push(other.clone()),
+                        }
+                    }
+                }
+                let grew = c.data.iter().any(|d| matches!(d, Data::Exists(_)));
+                if attempt == 1 || rows.len() >= uids.len() || !grew {
+                    break;
                 }
             }
             let changes = events_to_changes(state, user, mailbox, b.take_events()).await;
