@@ -68,6 +68,8 @@ fn cells() -> Vec<(&'static str, &'static str, CellFn)> {
     vec![
         ("mbsync", "examples/server", mbsync_vs_example as CellFn),
         ("fetchmail", "examples/server", fetchmail_vs_example),
+        ("Python imaplib", "examples/server", imaplib_vs_example),
+        ("curl", "examples/server", curl_vs_example),
         (
             "pimap client (examples/client.rs)",
             "examples/server",
@@ -876,6 +878,76 @@ fn mbsync_vs_example(env: &Env) -> CellResult {
     Ok(format!(
         "{} — 2 messages pulled into a Maildir",
         version_of("mbsync", &["--version"])
+    ))
+}
+
+/// Python's imaplib: the full session of `tests/interop/imaplib_server.py` (login, list,
+/// select, fetch, store, search, append, copy, expunge, IDLE push after an injected message,
+/// logout).
+fn imaplib_vs_example(env: &Env) -> CellResult {
+    let server = ExampleServer::start(&env.server_bin)?;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/imaplib_server.py"
+    );
+    let out = run_bounded(
+        Command::new("python3")
+            .arg(script)
+            .arg(server.port.to_string())
+            .arg(server.inject_port.to_string()),
+        Duration::from_secs(30),
+    )?;
+    if !out.ok || !out.stdout.contains("all imaplib steps passed") {
+        return Err(with_log(&server)(format!(
+            "imaplib_server.py: exit {}\n{}",
+            out.status,
+            out.show()
+        )));
+    }
+    let steps = out.stdout.lines().filter(|l| l.starts_with("PASS")).count();
+    Ok(format!(
+        "{} — {steps} steps passed, IDLE push included",
+        version_of("python3", &["--version"])
+    ))
+}
+
+/// curl's `imap://` support: LIST and FETCH of UID 1.
+fn curl_vs_example(env: &Env) -> CellResult {
+    let server = ExampleServer::start(&env.server_bin)?;
+    let list = run_bounded(
+        Command::new("curl").args([
+            "-s",
+            "--max-time",
+            "10",
+            "--user",
+            "alice:alicepw",
+            &format!("imap://127.0.0.1:{}/", server.port),
+        ]),
+        Duration::from_secs(30),
+    )?;
+    if !list.ok || !list.stdout.contains("INBOX") {
+        return Err(with_log(&server)(format!("curl LIST\n{}", list.show())));
+    }
+    let fetch = run_bounded(
+        Command::new("curl").args([
+            "-s",
+            "--max-time",
+            "10",
+            "--user",
+            "alice:alicepw",
+            &format!("imap://127.0.0.1:{}/INBOX;UID=1", server.port),
+        ]),
+        Duration::from_secs(30),
+    )?;
+    if !fetch.ok || !fetch.stdout.contains("Subject:") {
+        return Err(with_log(&server)(format!("curl FETCH\n{}", fetch.show())));
+    }
+    let version = version_of("curl", &["--version"]);
+    let short: Vec<&str> = version.split_whitespace().take(2).collect();
+    Ok(format!(
+        "{} — LIST shows INBOX; UID 1 fetched ({} octets)",
+        short.join(" "),
+        fetch.stdout.len()
     ))
 }
 
