@@ -42,7 +42,7 @@ use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
@@ -50,18 +50,20 @@ use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_TYPE, COOKIE, TRANSFER_ENCODING};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use pimap::http::{
     accepts_gzip, content_type_ok, encode_body, ExchangeId, HttpConfig, HttpEvent, HttpResponse,
     HttpSessions, PostResult, PERSISTENT_HEADER,
 };
-use pimap::server::blocking::{Driver, Notifier, Submitter};
+use pimap::server::blocking::Driver;
 use pimap::server::memory::MemoryStore;
-use pimap::server::{ConnId, Notification, SearchClock, Server, ServerConfig, Submission};
-use pimap::types::Flag;
+use pimap::server::{ConnId, SearchClock, Server, ServerConfig};
+
+#[path = "shared/demo_setup.rs"]
+mod demo_setup;
+use demo_setup::*;
 
 /// Responses queued for one persistent stream before it counts as stuck and is closed.
 const STREAM_QUEUE: usize = 1024;
@@ -69,61 +71,6 @@ const STREAM_QUEUE: usize = 1024;
 const MAX_BODY: usize = 16 << 20;
 /// How long a POST waits for the server's responses.
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest message the inject port accepts.
-const MAX_INJECT: usize = 32 * 1024 * 1024;
-/// Longest INJECT command line.
-const MAX_INJECT_LINE: usize = 1024;
-
-const SAMPLE_1: &str = "From: Demo Server <postmaster@example.org>\r\n\
-To: {user}@example.org\r\n\
-Subject: Welcome to the pimap HTTP demo server\r\n\
-Date: Mon, 01 Jan 2024 09:00:00 +0000\r\n\
-Message-ID: <welcome-http-{user}@example.org>\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: text/plain; charset=us-ascii\r\n\
-\r\n\
-Hello {user},\r\n\
-\r\n\
-this message lives in the in-memory store of the pimap HTTP example server.\r\n";
-
-const SAMPLE_2: &str = "From: Bob Example <bob@example.org>\r\n\
-To: {user}@example.org\r\n\
-Subject: Quarterly report\r\n\
-Date: Tue, 02 Jan 2024 10:30:00 +0100\r\n\
-Message-ID: <report-http-{user}@example.org>\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-\r\n\
-Numbers are up.\r\n";
-
-/// Logs XDELIVER submissions and accepts them without sending anything (a demo).
-struct LogSubmitter;
-
-impl Submitter for LogSubmitter {
-    fn submit(&mut self, s: &Submission) -> Result<(), String> {
-        eprintln!(
-            "submit: user {}: {} octets (demo: not sent)",
-            String::from_utf8_lossy(&s.user),
-            s.message.len()
-        );
-        Ok(())
-    }
-}
-
-/// Logs out-of-band notifications.
-struct LogNotifier;
-
-impl Notifier for LogNotifier {
-    fn notify(&mut self, n: &Notification) {
-        eprintln!(
-            "notify: user {} device {} channel {:?}: {} octets",
-            String::from_utf8_lossy(&n.user),
-            String::from_utf8_lossy(&n.device),
-            n.channel,
-            n.payload.len()
-        );
-    }
-}
 
 /// Everything behind the lock.
 struct Shared {
@@ -206,92 +153,9 @@ impl Body for ChannelBody {
     }
 }
 
-struct Args {
-    port: u16,
-    inject_port: Option<u16>,
-    users: Vec<(String, String)>,
-    max_seconds: Option<u64>,
-}
-
-fn usage() -> ! {
-    eprintln!(
-        "usage: http_server --port PORT [--inject-port PORT] [--user NAME:PASSWORD ...] \
-         [--max-seconds N]"
-    );
-    std::process::exit(2)
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        port: 8080,
-        inject_port: None,
-        users: Vec::new(),
-        max_seconds: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| usage());
-        match a.as_str() {
-            "--port" => args.port = value().parse().unwrap_or_else(|_| usage()),
-            "--inject-port" => args.inject_port = Some(value().parse().unwrap_or_else(|_| usage())),
-            "--max-seconds" => args.max_seconds = Some(value().parse().unwrap_or_else(|_| usage())),
-            "--user" => {
-                let v = value();
-                let Some((u, p)) = v.split_once(':') else {
-                    usage()
-                };
-                if u.is_empty() {
-                    usage()
-                }
-                args.users.push((u.to_string(), p.to_string()));
-            }
-            "-h" | "--help" => usage(),
-            _ => {
-                eprintln!("unknown argument {a:?}");
-                usage()
-            }
-        }
-    }
-    if args.users.is_empty() {
-        args.users = vec![
-            ("alice".into(), "alicepw".into()),
-            ("bob".into(), "bobpw".into()),
-        ];
-    }
-    args
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn demo_store(users: &[(String, String)]) -> MemoryStore {
-    let mut store = MemoryStore::new();
-    store.set_clock(SearchClock::from_unix(unix_now()));
-    for (user, password) in users {
-        store.add_user(user, password);
-        store.create_mailbox(user, "INBOX");
-        store.create_mailbox(user, "Sent");
-        for (sample, flags) in [(SAMPLE_1, vec![Flag::Seen]), (SAMPLE_2, Vec::new())] {
-            let msg = sample.replace("{user}", user);
-            if store
-                .inject(user, "INBOX", msg.as_bytes(), flags, None)
-                .is_none()
-            {
-                eprintln!("warning: could not add a sample message for {user}");
-            }
-        }
-    }
-    let _ = store.take_changes();
-    store
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let args = parse_args();
+    let args = parse_args("http_server", 8080);
     let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
     let inject = match args.inject_port {
         Some(p) => Some(TcpListener::bind(("127.0.0.1", p)).await?),
@@ -319,7 +183,7 @@ async fn main() -> std::io::Result<()> {
 
     tokio::spawn(timers(state.clone()));
     if let Some(l) = inject {
-        tokio::spawn(inject_listener(l, state.clone()));
+        tokio::spawn(inject_listener(l, StoreInjector(state.clone())));
     }
     let serve = http_listener(listener, state);
     match args.max_seconds {
@@ -561,89 +425,26 @@ async fn persistent_stream(req: Request<Incoming>, state: State) -> Response<Res
     r
 }
 
-async fn inject_listener(listener: TcpListener, state: State) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = inject_connection(stream, state).await {
-                        eprintln!("inject {peer}: {e}");
-                    }
-                });
-            }
-            Err(e) => {
-                eprintln!("inject accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
+/// The inject port adds to the in-memory store and lets the server push the change.
+#[derive(Clone)]
+struct StoreInjector(State);
 
-/// `INJECT <user> <mailbox> <octets>\r\n<message>` -> `OK <uid>` / `NO <reason>`, repeatedly.
-async fn inject_connection(stream: TcpStream, state: State) -> std::io::Result<()> {
-    let (rd, mut wr) = stream.into_split();
-    let mut rd = BufReader::new(rd);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = (&mut rd)
-            .take(MAX_INJECT_LINE as u64)
-            .read_until(b'\n', &mut line)
-            .await?;
-        if n == 0 {
-            return Ok(());
-        }
-        if line.last() != Some(&b'\n') {
-            wr.write_all(b"NO line too long\r\n").await?;
-            return Ok(());
-        }
-        let text = String::from_utf8_lossy(&line);
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let (user, mailbox, size) = match words.as_slice() {
-            [cmd, user, mailbox, size] if cmd.eq_ignore_ascii_case("INJECT") => {
-                match size.parse::<usize>() {
-                    Ok(s) if s <= MAX_INJECT => (user.to_string(), mailbox.to_string(), s),
-                    _ => {
-                        wr.write_all(b"NO bad octet count\r\n").await?;
-                        return Ok(());
-                    }
-                }
-            }
-            _ => {
-                wr.write_all(b"NO expected INJECT <user> <mailbox> <octet-count>\r\n")
-                    .await?;
-                return Ok(());
-            }
-        };
-        let mut message = vec![0u8; size];
-        rd.read_exact(&mut message).await?;
-        let reply = {
-            let mut st = state.lock().await;
-            let now = Instant::now();
-            let uid = st
-                .driver
-                .store
-                .inject(&user, &mailbox, &message, Vec::new(), None);
-            // Feed the store's change to the server, then route what it produced.
-            let actions = st.driver.sync_store(now);
-            for a in actions {
-                if let Some(a) = st.http.handle_action(a) {
-                    eprintln!("unrouted action {a:?}");
-                }
-            }
-            st.pump(now);
-            uid
-        };
-        match reply {
-            Some(uid) => {
-                eprintln!("inject: {size} octets to {user}/{mailbox}, uid {uid}");
-                wr.write_all(format!("OK {uid}\r\n").as_bytes()).await?;
-            }
-            None => {
-                eprintln!("inject: {user}/{mailbox} refused");
-                wr.write_all(b"NO no such user or mailbox\r\n").await?;
+impl Injector for StoreInjector {
+    async fn inject(&self, user: &str, mailbox: &str, message: &[u8]) -> Option<u32> {
+        let mut st = self.0.lock().await;
+        let now = Instant::now();
+        let uid = st
+            .driver
+            .store
+            .inject(user, mailbox, message, Vec::new(), None);
+        // Feed the store's change to the server, then route what it produced.
+        let actions = st.driver.sync_store(now);
+        for a in actions {
+            if let Some(a) = st.http.handle_action(a) {
+                eprintln!("unrouted action {a:?}");
             }
         }
+        st.pump(now);
+        uid
     }
 }
