@@ -22,11 +22,14 @@
 //! stdin read resumes, so an IDLE push shows up late or not at all (racy: it passed in
 //! some runs and stalled over 10 s in others), which a test cannot rely on.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/example_process.rs"]
+mod example_process;
+use example_process::{build_example, collect, have, show, start, ChildGuard};
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The persistent-mode client (Python's http.client; arguments: HTTP port, inject port).
@@ -116,134 +119,6 @@ print("persistent mode passed", flush=True)
 /// Bound of every wait for output.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A child process killed on drop; on a panic its stderr is printed.
-struct Guard {
-    name: &'static str,
-    child: Child,
-    stderr: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            std::thread::sleep(Duration::from_millis(100));
-            let log = self.stderr.lock().map(|b| b.clone()).unwrap_or_default();
-            eprintln!(
-                "---- {} stderr ----\n{}",
-                self.name,
-                String::from_utf8_lossy(&log)
-            );
-        }
-    }
-}
-
-/// Collect a pipe into a shared buffer from a thread.
-fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let out = buf.clone();
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            if let Ok(mut b) = out.lock() {
-                b.extend_from_slice(&chunk[..n]);
-            }
-        }
-    });
-    buf
-}
-
-/// `target/<profile>/examples/http_server`, next to this test's `deps` directory.
-fn example_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary is in target/<profile>/deps");
-    profile_dir
-        .join("examples")
-        .join(format!("http_server{}", std::env::consts::EXE_SUFFIX))
-}
-
-fn build_example() -> PathBuf {
-    let path = example_path();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--example", "http_server"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    let release = path
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::file_name)
-        .is_some_and(|n| n == "release");
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("run cargo build --example http_server");
-    assert!(status.success(), "cargo build --example http_server failed");
-    assert!(path.exists(), "example not found at {}", path.display());
-    path
-}
-
-/// Start the server on free ports; returns the guard and the (HTTP, inject) ports.
-fn start_server(bin: &Path) -> (Guard, u16, u16) {
-    let mut child = Command::new(bin)
-        .args(["--port", "0", "--inject-port", "0", "--max-seconds", "120"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the example server");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = collect(child.stderr.take().expect("stderr"));
-    let guard = Guard {
-        name: "http_server",
-        child,
-        stderr,
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let port_of =
-        |line: &str, prefix: &str| -> Option<u16> { line.strip_prefix(prefix)?.parse().ok() };
-    let (mut http, mut inject) = (None, None);
-    while http.is_none() || inject.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server did not print its ports within 30 s");
-        http = http.or_else(|| port_of(&line, "listening on 127.0.0.1:"));
-        inject = inject.or_else(|| port_of(&line, "inject on 127.0.0.1:"));
-    }
-    (guard, http.unwrap_or(0), inject.unwrap_or(0))
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn show(what: &str, out: &Output) -> String {
-    format!(
-        "{what}: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Deliver a message through the example's inject port; returns its UID.
 fn inject(port: u16, subject: &str) -> u32 {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the inject port");
@@ -286,8 +161,9 @@ fn curl_against_http_example_server() {
         eprintln!("SKIP: curl not found (tests/interop/setup.sh installs it)");
         return;
     }
-    let bin = build_example();
-    let (_server, port, inject_port) = start_server(&bin);
+    let bin = build_example("http_server");
+    let server = start("http_server", &bin);
+    let (port, inject_port) = (server.port, server.inject_port);
     let url = format!("http://127.0.0.1:{port}/pimap");
     let dir = std::env::temp_dir().join(format!("pimap-http-curl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -402,7 +278,7 @@ fn curl_against_http_example_server() {
         .expect("run python3");
     let stdout = collect(child.stdout.take().expect("stdout"));
     let stderr = collect(child.stderr.take().expect("stderr"));
-    let mut client = Guard {
+    let mut client = ChildGuard {
         name: "python3 http.client (persistent)",
         child,
         stderr: stderr.clone(),
