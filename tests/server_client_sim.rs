@@ -9,6 +9,14 @@
 //! Checked after each run: every device's view of INBOX (UIDs and flags) equals the store's
 //! INBOX filtered by that device's view filter, after at most a state-comparison resync that
 //! the server asked for with RESYNC.
+//!
+//! The network is modelled as it is: what the server writes is in flight until the device
+//! reads it, devices stall (stop reading) at random, and at a disconnect a random suffix of
+//! the bytes in flight is lost (cut anywhere, also inside a line), as is a random suffix of
+//! the bytes the client was sending. Half of the devices resume with `XRESUME` positions,
+//! the others without (the server must then owe RESYNC). An event lost without RESYNC, or
+//! applied twice, shows as a view that differs from the store (or as an inconsistency the
+//! client reports, which fails the run).
 
 #[path = "support/server_harness.rs"]
 mod harness;
@@ -53,6 +61,12 @@ struct Device {
     client: Option<Client>,
     conn: Option<ConnId>,
     cached: Option<MailboxView>,
+    /// The XRESUME position carried across connections (with `cached`).
+    cursor: Option<pimap::types::ResumeCursor>,
+    /// Uses XRESUME (else the server's conservative rule applies).
+    resumes_exactly: bool,
+    /// Server bytes written and not yet read by the device.
+    inflight: Vec<u8>,
     idle: bool,
     resync_seen: bool,
     notifications: usize,
@@ -60,6 +74,9 @@ struct Device {
 
 #[derive(Default, Debug)]
 struct Stats {
+    lossy_disconnects: usize,
+    bytes_lost: usize,
+    stalls: usize,
     changes: usize,
     inband_pushes: usize,
     oob: usize,
@@ -127,6 +144,9 @@ impl Sim {
                 client: None,
                 conn: None,
                 cached: None,
+                cursor: None,
+                resumes_exactly: rng.below(2) == 0,
+                inflight: Vec::new(),
                 idle: false,
                 resync_seen: false,
                 notifications: 0,
@@ -143,13 +163,14 @@ impl Sim {
                         if std::env::var("PIMAP_SIM_WIRE").is_ok() {
                             eprint!("S{i}: {}", String::from_utf8_lossy(&bytes));
                         }
-                        if let Some(cl) = self.devs[i].client.as_mut() {
-                            cl.handle_input(&bytes, self.now);
-                        }
+                        // In flight until the device reads.
+                        self.devs[i].inflight.extend_from_slice(&bytes);
                     }
                 }
                 Action::Close(c) => {
+                    // The server closed after writing: those bytes arrive (FIN after data).
                     if let Some(i) = self.by_conn.remove(&c) {
+                        self.read_inflight(i, usize::MAX);
                         self.disconnected(i);
                     }
                 }
@@ -157,19 +178,91 @@ impl Sim {
         }
     }
 
+    /// The device reads up to `n` bytes of what is in flight.
+    fn read_inflight(&mut self, i: usize, n: usize) {
+        let dev = &mut self.devs[i];
+        let n = n.min(dev.inflight.len());
+        let bytes: Vec<u8> = dev.inflight.drain(..n).collect();
+        if let Some(cl) = dev.client.as_mut() {
+            if !bytes.is_empty() {
+                cl.handle_input(&bytes, self.now);
+            }
+        }
+    }
+
     fn disconnected(&mut self, i: usize) {
         let dev = &mut self.devs[i];
         if let Some(cl) = dev.client.take() {
-            dev.cached = cl.mailbox().cloned();
+            // A view the client built (or restored and updated) replaces the cached one; a
+            // connection that never got as far keeps the old cache.
+            if let Some(v) = cl.mailbox() {
+                dev.cached = Some(v.clone());
+            }
+            if let Some(c) = cl.resume_cursor() {
+                dev.cursor = Some(c);
+            }
         }
+        dev.inflight.clear();
         dev.conn = None;
         dev.idle = false;
+    }
+
+    /// The connection dies with data in flight both ways: a random prefix of what the client
+    /// was sending (a command it just issued) reaches the server, a random prefix of what the
+    /// server wrote reaches the client, the rest is lost.
+    fn lossy_disconnect(&mut self, i: usize, rng: &mut Rng) {
+        let Some(c) = self.devs[i].conn else {
+            return;
+        };
+        self.stats.lossy_disconnects += 1;
+        if rng.below(2) == 0 {
+            let idle = self.devs[i].idle;
+            let mut out = Vec::new();
+            if let Some(cl) = self.devs[i].client.as_mut() {
+                if idle {
+                    let _ = cl.done();
+                } else {
+                    let _ = cl.noop();
+                }
+                while let Some(o) = cl.poll_output() {
+                    if let Output::Transmit(b) = o {
+                        out.extend_from_slice(&b);
+                    }
+                }
+            }
+            let keep = rng.below(out.len() as u64 + 1) as usize;
+            self.stats.bytes_lost += out.len() - keep;
+            if keep > 0 {
+                let a = self.d.input(c, &out[..keep], self.now).expect("input");
+                self.absorb(a);
+            }
+        }
+        let len = self.devs[i].inflight.len();
+        let keep = rng.below(len as u64 + 1) as usize;
+        self.stats.bytes_lost += len - keep;
+        self.read_inflight(i, keep);
+        // What the device made of the bytes that did arrive (a RESYNC it read stays owed).
+        let mut events = Vec::new();
+        if let Some(cl) = self.devs[i].client.as_mut() {
+            while let Some(o) = cl.poll_output() {
+                if let Output::Event(e) = o {
+                    events.push(e);
+                }
+            }
+        }
+        self.note_events(i, &events);
+        let a = self.d.closed(c, self.now);
+        self.by_conn.remove(&c);
+        self.devs[i].inflight.clear();
+        self.absorb(a);
+        self.disconnected(i);
     }
 
     /// Move bytes both ways until nothing moves; returns the events the device's client saw.
     fn pump(&mut self, i: usize) -> Vec<Event> {
         let mut events = Vec::new();
         for _ in 0..100 {
+            self.read_inflight(i, usize::MAX);
             let (Some(conn), Some(cl)) = (self.devs[i].conn, self.devs[i].client.as_mut()) else {
                 return events;
             };
@@ -266,13 +359,20 @@ impl Sim {
     fn connect(&mut self, i: usize) {
         let (conn, a) = self.d.accept(self.now).expect("accept");
         self.by_conn.insert(conn, i);
-        let mut cl = Client::new(ClientConfig::default());
-        if let Some(v) = self.devs[i].cached.take() {
+        let mut config = ClientConfig::default();
+        config.resume_positions = self.devs[i].resumes_exactly;
+        let mut cl = Client::new(config);
+        if let Some(v) = self.devs[i].cached.clone() {
             cl.restore_view(v);
+        }
+        if let Some(c) = self.devs[i].cursor {
+            cl.restore_cursor(c);
         }
         self.devs[i].client = Some(cl);
         self.devs[i].conn = Some(conn);
         self.absorb(a);
+        // The greeting (with XRESUME among the capabilities) before LOGIN.
+        self.read_inflight(i, usize::MAX);
         let user = format!("joe#{}", self.devs[i].id);
         if let Some(c) = self.devs[i].client.as_mut() {
             c.login(&user, "pw").expect("login");
@@ -403,11 +503,11 @@ impl Sim {
         let before: Vec<usize> = self.devs.iter().map(|d| d.notifications).collect();
         // Capture raw server output per connection for this change.
         let actions = self.d.sync_store(self.now);
-        let mut got: HashMap<usize, usize> = HashMap::new();
+        let mut got: HashMap<usize, Vec<u8>> = HashMap::new();
         for a in &actions {
             if let Action::Transmit(c, b) = a {
                 if let Some(&i) = self.by_conn.get(c) {
-                    *got.entry(i).or_default() += b.len();
+                    got.entry(i).or_default().extend_from_slice(b);
                 }
             }
         }
@@ -415,20 +515,31 @@ impl Sim {
         self.notes();
         #[allow(clippy::needless_range_loop)] // `i` also indexes self.devs mutably
         for i in 0..self.devs.len() {
-            let ev = self.pump(i);
-            let resync = ev.iter().any(|e| matches!(e, Event::ResyncRequired));
-            self.note_events(i, &ev);
+            // A device that stops reading (coverage lost): the push stays in flight.
+            let stalled = self.devs[i].conn.is_some() && rng.below(3) == 0;
+            let resync = if stalled {
+                self.stats.stalls += 1;
+                got.get(&i)
+                    .is_some_and(|b| b.windows(10).any(|w| w == b"* RESYNC\r\n"))
+            } else {
+                let ev = self.pump(i);
+                let resync = ev.iter().any(|e| matches!(e, Event::ResyncRequired));
+                self.note_events(i, &ev);
+                resync
+            };
             if resync {
                 // The change overflowed a queue: RESYNC was pushed instead of the event.
                 self.stats.resync_pushed += 1;
-                let idle = self.devs[i].idle;
-                self.run_cmd(i, |_| {});
-                assert_eq!(self.devs[i].idle, idle);
+                if !stalled {
+                    let idle = self.devs[i].idle;
+                    self.run_cmd(i, |_| {});
+                    assert_eq!(self.devs[i].idle, idle);
+                }
                 continue;
             }
             let expect = self.pushed(i, keep, is_new);
             let d = &self.devs[i];
-            let inband = got.get(&i).copied().unwrap_or(0) > 0;
+            let inband = got.get(&i).is_some_and(|b| !b.is_empty());
             self.stats.inband_pushes += usize::from(inband);
             if d.conn.is_none() {
                 self.stats.oob += d.notifications - before[i];
@@ -484,11 +595,8 @@ impl Sim {
             4 => {
                 if self.devs[i].conn.is_none() {
                     self.connect(i);
-                } else if let Some(c) = self.devs[i].conn {
-                    let a = self.d.closed(c, self.now);
-                    self.absorb(a);
-                    self.by_conn.remove(&c);
-                    self.disconnected(i);
+                } else {
+                    self.lossy_disconnect(i, rng);
                 }
             }
             5 | 6 => {
@@ -597,7 +705,12 @@ fn random_sessions_keep_every_device_consistent() {
         .unwrap_or(2000);
     let mut resyncs = 0usize;
     let mut total = Stats::default();
-    for run in 0..runs {
+    // `PIMAP_SIM_FROM=n` starts at run n (to replay a failing run with PIMAP_SIM_TRACE).
+    let from: u64 = std::env::var("PIMAP_SIM_FROM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    for run in from..runs.max(from) {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (run + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
         let ndev = 1 + rng.below(3) as usize;
         let mut sim = Sim::new(run, ndev, &mut rng);
@@ -616,6 +729,9 @@ fn random_sessions_keep_every_device_consistent() {
         total.resumes += sim.stats.resumes;
         total.resync += sim.stats.resync;
         total.checked_messages += sim.stats.checked_messages;
+        total.lossy_disconnects += sim.stats.lossy_disconnects;
+        total.bytes_lost += sim.stats.bytes_lost;
+        total.stalls += sim.stats.stalls;
     }
     eprintln!("{runs} runs; devices owed a resync at the end of a run: {resyncs}; {total:?}");
     // The runs must exercise what they claim to check.
@@ -627,6 +743,10 @@ fn random_sessions_keep_every_device_consistent() {
     assert!(
         total.resync > 0,
         "queue overflow must be exercised: {total:?}"
+    );
+    assert!(
+        total.lossy_disconnects > runs as usize && total.bytes_lost > 0 && total.stalls > 0,
+        "data in flight must be lost at disconnects: {total:?}"
     );
 }
 

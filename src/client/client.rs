@@ -17,9 +17,9 @@ use crate::codec::base64::{base64_decode, base64_encode};
 use crate::codec::{Encode, EncodeOptions, Fragment, ResponseDecoder};
 use crate::types::{
     Atom, ClientMessage, Code, Command, CommandBody, Data, FetchItems, Flag, IString, LiteralMode,
-    LoginName, Mailbox, PrefCommandName, PrefName, PrefSetting, Response, Secret, SequenceSet,
-    SessionState, Status, StatusResponse, StoreKind, Tag, XDeliverCommand, XFilterCommand,
-    XMacroCommand, XZipCommand,
+    LoginName, Mailbox, PrefCommandName, PrefName, PrefSetting, Response, ResumeCursor, Secret,
+    SequenceSet, SessionState, Status, StatusResponse, StoreKind, Tag, XDeliverCommand,
+    XFilterCommand, XMacroCommand, XZipCommand,
 };
 
 /// The IMAP connection state (RFC 3501 §3).
@@ -225,6 +225,14 @@ pub struct Client {
     macros: Vec<MacroRun>,
     next_macro: u64,
     compress_pending: bool,
+    /// Plain octets fed to the response decoder on this connection.
+    fed: u64,
+    /// Stream position after the response being handled.
+    pos: u64,
+    /// XRESUME: the position of the last response applied, and where the epoch's offsets
+    /// start on this connection.
+    resume: Option<ResumeCursor>,
+    resume_base: Option<u64>,
 }
 
 impl Client {
@@ -253,6 +261,48 @@ impl Client {
             macros: Vec::new(),
             next_macro: 1,
             compress_pending: false,
+            fed: 0,
+            pos: 0,
+            resume: None,
+            resume_base: None,
+        }
+    }
+
+    /// The `XRESUME` position: the last response of a device session this client applied
+    /// (see [`ResumeCursor`]). Keep it with the mailbox view across connections and give it
+    /// back with [`restore_cursor`](Self::restore_cursor): the next login then resumes
+    /// exactly after it, with no event lost or applied twice, even if the connection died
+    /// with pushed data in flight.
+    pub fn resume_cursor(&self) -> Option<ResumeCursor> {
+        self.resume
+    }
+
+    /// Carry an `XRESUME` position from an earlier connection (with
+    /// [`restore_view`](Self::restore_view)). It is sent before LOGIN / AUTHENTICATE when the
+    /// server advertises `XRESUME`.
+    pub fn restore_cursor(&mut self, cursor: ResumeCursor) {
+        self.resume = Some(cursor);
+    }
+
+    /// `XRESUME` before a login, when the server offers it.
+    fn send_resume_position(&mut self) -> Result<(), ClientError> {
+        if self.config.resume_positions
+            && self.caps.has("XRESUME")
+            && self.state == ClientState::NotAuthenticated
+        {
+            self.enqueue(CommandBody::XResume(self.resume))?;
+        }
+        Ok(())
+    }
+
+    /// A response was handled: the position advances, except while a LOGIN's events are
+    /// held until its tagged OK (they are not applied yet).
+    fn advance_cursor(&mut self) {
+        if self.login.is_some() {
+            return;
+        }
+        if let (Some(base), Some(c)) = (self.resume_base, self.resume.as_mut()) {
+            c.offset = self.pos.saturating_sub(base);
         }
     }
 
@@ -330,18 +380,26 @@ impl Client {
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
         match self.deflate.as_mut() {
             Some(d) => match d.decompress(bytes) {
-                Ok(plain) => self.decoder.feed(&plain),
+                Ok(plain) => {
+                    self.fed += plain.len() as u64;
+                    self.decoder.feed(&plain)
+                }
                 Err(e) => {
                     self.event(Event::CompressionError(Box::new(e)));
                     return;
                 }
             },
-            None => self.decoder.feed(bytes),
+            None => {
+                self.fed += bytes.len() as u64;
+                self.decoder.feed(bytes)
+            }
         }
         loop {
             match self.decoder.next() {
                 Ok(Some(r)) => {
+                    self.pos = self.fed.saturating_sub(self.decoder.buffered_len() as u64);
                     self.on_response(r, now);
+                    self.advance_cursor();
                     // Send what the response unblocked before reading the next one.
                     self.flush();
                 }
@@ -387,6 +445,7 @@ impl Client {
     pub fn login(&mut self, user: &str, password: &str) -> Result<CommandHandle, ClientError> {
         let username = istring(user)?;
         let password = Secret::new(istring(password)?);
+        self.send_resume_position()?;
         self.enqueue(CommandBody::Login { username, password })
     }
 
@@ -402,6 +461,7 @@ impl Client {
         raw.push(0);
         raw.extend_from_slice(password.as_bytes());
         let ir = base64_encode(&raw);
+        self.send_resume_position()?;
         self.enqueue(CommandBody::Authenticate {
             mechanism: atom("PLAIN")?,
             initial_response: Some(Secret::new(Bytes::from(ir))),
@@ -795,6 +855,7 @@ impl Client {
             self.config.inflate_limits,
         );
         let rest = self.decoder.take_buffered();
+        self.fed = self.fed.saturating_sub(rest.len() as u64);
         let plain = if rest.is_empty() {
             Ok(Vec::new())
         } else {
@@ -802,7 +863,10 @@ impl Client {
         };
         self.deflate = Some(d);
         match plain {
-            Ok(p) => self.decoder.feed(&p),
+            Ok(p) => {
+                self.fed += p.len() as u64;
+                self.decoder.feed(&p)
+            }
             Err(e) => self.event(Event::CompressionError(Box::new(e))),
         }
     }
@@ -948,6 +1012,13 @@ impl Client {
     fn on_code(&mut self, code: &Code) {
         match code {
             Code::Capability(list) => self.set_caps(list.clone()),
+            Code::XResume(epoch) => {
+                self.resume = Some(ResumeCursor {
+                    epoch: *epoch,
+                    offset: 0,
+                });
+                self.resume_base = Some(self.pos);
+            }
             other => {
                 if let Some(v) = self.view.as_mut() {
                     let evs = v.apply_code(other);

@@ -37,6 +37,10 @@ pub struct ClientConfig {
     pub inflate_limits: crate::compress::Limits,
     /// DEFLATE level for COMPRESS=DEFLATE output (default [`crate::compress::PUSH_LEVEL`]).
     pub compress_level: u8,
+    /// Send `XRESUME` before LOGIN / AUTHENTICATE when the server advertises it, so a
+    /// resumed device session continues exactly after the last response applied (see
+    /// [`crate::types::ResumeCursor`]). Default on.
+    pub resume_positions: bool,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +57,7 @@ impl Default for ClientConfig {
             max_login_events: 100_000,
             inflate_limits: crate::compress::Limits::default(),
             compress_level: crate::compress::PUSH_LEVEL,
+            resume_positions: true,
         }
     }
 }

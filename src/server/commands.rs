@@ -354,10 +354,10 @@ impl Server {
                 self.execute(conn, cmd, now);
             }
             Work::EndMacro(tag) => {
-                let failed = self
-                    .conns
-                    .get_mut(&conn)
-                    .and_then(|c| c.macro_failed.take());
+                let failed = self.conns.get_mut(&conn).and_then(|c| {
+                    c.macro_depth = c.macro_depth.saturating_sub(1);
+                    c.macro_failed.take()
+                });
                 match failed {
                     None => self.ok(conn, tag, None, "XMACRO completed"),
                     Some(i) => self.status(
@@ -456,6 +456,7 @@ impl Server {
             }
             // XTERSE and XZIP are valid in every state (spec §3.8, §3.9.1).
             body @ (B::XTerse(_) | B::XZip(_)) => self.pimap_command(conn, tag, body, now),
+            B::XResume(at) => self.xresume(conn, tag, state, at),
             _ if state == ConnState::NotAuthenticated => self.bad(conn, tag, "Log in first"),
             B::Select { mailbox, .. } => self.select(conn, tag, mailbox, false),
             B::Examine { mailbox, .. } => self.select(conn, tag, mailbox, true),
@@ -770,9 +771,35 @@ impl Server {
         );
     }
 
+    /// `XRESUME`: before login, the position the next device login resumes from; after
+    /// login, an acknowledgement of a position (see [`crate::types::ResumeCursor`]).
+    fn xresume(
+        &mut self,
+        conn: ConnId,
+        tag: Tag,
+        state: ConnState,
+        at: Option<crate::types::ResumeCursor>,
+    ) {
+        if state == ConnState::NotAuthenticated {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.resume_from = Some(at);
+            }
+            return self.ok(conn, tag, None, "XRESUME position noted");
+        }
+        if let (Some(at), Some(s)) = (at, self.session_mut(conn)) {
+            s.ledger.acknowledge(at);
+        }
+        self.ok(conn, tag, None, "XRESUME completed");
+    }
+
     pub(crate) fn unselect(&mut self, conn: ConnId) {
+        let had = self.session_of(conn).is_some_and(|s| s.selected.is_some());
         if let Some(s) = self.session_mut(conn) {
             s.selected = None;
+        }
+        if let (true, Some(sk)) = (had, self.conns.get(&conn).and_then(|c| c.session)) {
+            let max = self.config.max_queued_events;
+            self.record_delivery(conn, sk, super::ledger::Delivered::Selected, max);
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             if c.state == ConnState::Selected {
@@ -1109,6 +1136,10 @@ impl Server {
                 "SELECT completed"
             },
         );
+        if let Some(sk) = self.conns.get(&conn).and_then(|c| c.session) {
+            let max = self.config.max_queued_events;
+            self.record_delivery(conn, sk, super::ledger::Delivered::Selected, max);
+        }
     }
 
     fn login_ok(&mut self, conn: ConnId, tag: Tag, name: LoginName, now: Instant) {
@@ -1138,6 +1169,10 @@ impl Server {
             // Resume (spec §6.2).
             let other = self.sessions.get(&sk).and_then(|s| s.conn);
             if let Some(other) = other.filter(|o| *o != conn) {
+                let written = self.conns.get(&other).map(|c| c.resume_offset());
+                if let (Some(w), Some(s)) = (written, self.sessions.get_mut(&sk)) {
+                    s.ledger.detached(w);
+                }
                 if let Some(oc) = self.conns.get_mut(&other) {
                     oc.session = None;
                 }
@@ -1150,10 +1185,15 @@ impl Server {
                 );
                 self.close_conn(other, now);
             }
+            let (reported, exact) = self.resume_request(conn);
             let (state, folder, sid) = match self.sessions.get_mut(&sk) {
                 Some(s) => {
                     s.conn = Some(conn);
                     s.last_active = now;
+                    match s.ledger.attach(reported, exact) {
+                        super::ledger::Resolution::Replay(v) => s.replay(v),
+                        super::ledger::Resolution::Resync => s.owes_resync = true,
+                    }
                     (
                         if s.selected.is_some() {
                             SessionState::Selected
@@ -1173,6 +1213,9 @@ impl Server {
                 } else {
                     ConnState::Authenticated
                 };
+            }
+            if exact {
+                self.announce_resume(conn, sk);
             }
             self.send_data(conn, Data::Session(state));
             if let Some(f) = folder {
@@ -1202,6 +1245,8 @@ impl Server {
             now,
         );
         s.conn = Some(conn);
+        let (_, exact) = self.resume_request(conn);
+        let _ = s.ledger.attach(None, exact);
         self.sessions.insert(sk, s);
         self.registry.insert(key, sk);
         self.index_session(sk, name.user);
@@ -1209,10 +1254,42 @@ impl Server {
             c.session = Some(sk);
             c.state = ConnState::Authenticated;
         }
+        if exact {
+            self.announce_resume(conn, sk);
+        }
         if draft08 {
             self.send_sid(conn, &sid);
         }
         self.ok(conn, tag, None, "LOGIN completed");
+    }
+
+    /// The position a device login asked to resume from, and whether the attachment is
+    /// exact (the client sent `XRESUME`, and the login is not inside an XZIP capture).
+    fn resume_request(&self, conn: ConnId) -> (Option<crate::types::ResumeCursor>, bool) {
+        match self.conns.get(&conn) {
+            Some(c) => (
+                c.resume_from.flatten(),
+                c.resume_from.is_some() && c.capturing == 0,
+            ),
+            None => (None, false),
+        }
+    }
+
+    /// `* OK [XRESUME epoch]`: positions of this attachment count from the end of this line.
+    fn announce_resume(&mut self, conn: ConnId, sk: u64) {
+        let Some(epoch) = self.sessions.get(&sk).map(|s| s.ledger.epoch()) else {
+            return;
+        };
+        self.status(
+            conn,
+            None,
+            Status::Ok,
+            Some(Code::XResume(epoch)),
+            "Resume position",
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.resume_base = Some(c.position());
+        }
     }
 
     fn send_sid(&mut self, conn: ConnId, sid: &str) {

@@ -145,6 +145,7 @@ pub fn default_capabilities(dialect: Dialect) -> Vec<Capability> {
             "XDELIVER",
             "XPROVISION",
             "XMACRO",
+            "XRESUME",
         ],
         // Individual atoms plus the revision marker: the version atom xPIMAPv1r1 would also
         // promise XCONVERT, which this server does not serve.
@@ -162,6 +163,7 @@ pub fn default_capabilities(dialect: Dialect) -> Vec<Capability> {
             "XDELIVER",
             "XPROVISION",
             "XMACRO",
+            "XRESUME",
         ],
     };
     names

@@ -80,6 +80,7 @@ mod change;
 mod commands;
 mod config;
 pub mod filter;
+mod ledger;
 #[cfg(feature = "memory-store")]
 pub mod memory;
 mod outband;

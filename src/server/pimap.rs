@@ -102,6 +102,22 @@ fn substitute(template: &[u8], args: &[IString]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// May a macro template be this command? Not XMACRO, IDLE, AUTHENTICATE, LOGOUT, XRESUME,
+/// nor an XZIP wrapping one of them (a macro that runs itself through XZIP would recurse).
+fn allowed_in_macro(body: &CommandBody) -> bool {
+    match body {
+        CommandBody::XMacro(_)
+        | CommandBody::Idle
+        | CommandBody::Authenticate { .. }
+        | CommandBody::Logout
+        | CommandBody::XResume(_) => false,
+        CommandBody::XZip(XZipCommand::Wrapped(inner)) => {
+            !matches!(inner.body, CommandBody::XZip(_)) && allowed_in_macro(&inner.body)
+        }
+        _ => true,
+    }
+}
+
 /// Decode one macro template line as a command with `tag`.
 fn decode_template(tag: &[u8], line: &[u8]) -> Option<crate::types::Command> {
     let mut d = CommandDecoder::default();
@@ -191,6 +207,9 @@ impl Server {
                     self.xmacro(conn, tag, cmd);
                 }
             }
+            CommandBody::XZip(_) if self.conns.get(&conn).is_some_and(|c| c.capturing > 0) => {
+                self.bad(conn, tag, "XZIP cannot be nested")
+            }
             CommandBody::XZip(XZipCommand::Wrapped(inner)) => {
                 let Some(c) = self.conns.get_mut(&conn) else {
                     return;
@@ -200,6 +219,7 @@ impl Server {
                 }
                 c.capturing += 1;
                 let start = c.wbuf.len();
+                c.zip_start = Some(c.position());
                 self.push_front_work(
                     conn,
                     vec![Work::Inner(*inner, Inner::Zip), Work::EndZip(tag, start)],
@@ -226,6 +246,7 @@ impl Server {
                         if let Some(c) = self.conns.get_mut(&conn) {
                             c.capturing += 1;
                             let start = c.wbuf.len();
+                            c.zip_start = Some(c.position());
                             self.push_front_work(
                                 conn,
                                 vec![Work::Inner(cmd, Inner::Zip), Work::EndZip(tag, start)],
@@ -262,6 +283,16 @@ impl Server {
         enc.level = self.config.xzip_level;
         for d in enc.encode(&raw) {
             self.send_data(conn, d);
+        }
+        let sk = self.conns.get_mut(&conn).and_then(|c| {
+            c.zip_start = None;
+            c.session
+        });
+        let offset = self.conns.get(&conn).map(|c| c.resume_offset());
+        if let (Some(sk), Some(offset)) = (sk, offset) {
+            if let Some(s) = self.sessions.get_mut(&sk).filter(|s| s.conn == Some(conn)) {
+                s.ledger.zip_ended(offset);
+            }
         }
         self.ok(conn, tag, None, "XZIP completed");
     }
@@ -782,9 +813,7 @@ impl Server {
                     let probe: Vec<IString> = (0..9).filter_map(|_| istr("X")).collect();
                     let line = substitute(t.as_bytes(), &probe);
                     let cmd = line.as_deref().and_then(|l| decode_template(b"T", l));
-                    let ok = matches!(&cmd, Some(c) if !matches!(c.body,
-                        CommandBody::XMacro(_) | CommandBody::Idle | CommandBody::Authenticate { .. }
-                        | CommandBody::Logout));
+                    let ok = cmd.as_ref().is_some_and(|c| allowed_in_macro(&c.body));
                     if !ok {
                         return self.no(
                             conn,
@@ -835,6 +864,13 @@ impl Server {
                 }
                 self.ok(conn, tag, None, "XMACRO completed");
             }
+            XMacroCommand::Run { .. }
+                if self.conns.get(&conn).is_some_and(|c| c.macro_depth > 0) =>
+            {
+                // A macro that reaches XMACRO RUN again (through XZIP or any wrapper) would
+                // recurse without bound.
+                self.no(conn, tag, "XMACRO RUN cannot be nested")
+            }
             XMacroCommand::Run { name, args } => {
                 let key = Bytes::copy_from_slice(&name.as_bytes().to_ascii_uppercase());
                 let Some(templates) = self
@@ -863,6 +899,7 @@ impl Server {
                 }
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.macro_failed = None;
+                    c.macro_depth += 1;
                 }
                 work.push(Work::EndMacro(tag));
                 self.push_front_work(conn, work);

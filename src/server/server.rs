@@ -94,6 +94,29 @@ pub(crate) struct Conn {
     /// The inner command of a macro run being executed (its tag and index).
     pub inner: Option<(Tag, usize)>,
     pub closed: bool,
+    /// Plain (uncompressed) octets handed to the caller for transmission so far.
+    pub written: u64,
+    /// `XRESUME` as the client sent it before login: `Some(None)` for `XRESUME NONE`.
+    pub resume_from: Option<Option<crate::types::ResumeCursor>>,
+    /// The stream position just after this connection's `* OK [XRESUME n]` line.
+    pub resume_base: Option<u64>,
+    /// Stream position where the current XZIP capture started.
+    pub zip_start: Option<u64>,
+    /// Depth of XMACRO runs in progress (inner commands still queued).
+    pub macro_depth: usize,
+}
+
+impl Conn {
+    /// The stream position after everything written so far (valid outside XZIP captures).
+    pub fn position(&self) -> u64 {
+        self.written.saturating_add(self.wbuf.len() as u64)
+    }
+
+    /// The position relative to the `XRESUME` line (0 when none was sent).
+    pub fn resume_offset(&self) -> u64 {
+        self.position()
+            .saturating_sub(self.resume_base.unwrap_or(self.position()))
+    }
 }
 
 /// The sans-IO P-IMAP server. See the [module documentation](super).
@@ -205,6 +228,11 @@ impl Server {
             macro_failed: None,
             inner: None,
             closed: false,
+            written: 0,
+            resume_from: None,
+            resume_base: None,
+            zip_start: None,
+            macro_depth: 0,
         };
         self.conns.insert(id, conn);
         let greeting = Response::Status(StatusResponse {
@@ -562,6 +590,7 @@ impl Server {
         if let Some(c) = self.conns.get_mut(&conn) {
             if c.capturing == 0 && !c.wbuf.is_empty() {
                 let plain = c.wbuf.split().freeze();
+                c.written = c.written.saturating_add(plain.len() as u64);
                 let data = match c.deflate.as_mut() {
                     Some(d) => Bytes::from(d.compress(&plain)),
                     None => plain,
@@ -616,6 +645,7 @@ impl Server {
                 Some(s) if s.conn == Some(conn) => {
                     s.conn = None;
                     s.last_active = now;
+                    s.ledger.detached(c.resume_offset());
                     !s.is_device()
                 }
                 _ => false,
@@ -736,9 +766,36 @@ impl Server {
         if let Some(s) = self.sessions.get_mut(&sk) {
             s.drain_events(no_expunge, &mut data);
         }
-        for d in data {
+        let max = self.config.max_queued_events;
+        for (d, what) in data {
             self.send_data(conn, d);
+            self.record_delivery(conn, sk, what, max);
         }
+    }
+
+    /// Note in the session's ledger that a response delivering `what` was written on `conn`.
+    pub(crate) fn record_delivery(
+        &mut self,
+        conn: ConnId,
+        sk: u64,
+        what: super::ledger::Delivered,
+        max: usize,
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&sk) else {
+            return;
+        };
+        if s.conn != Some(conn) || !s.is_device() {
+            return;
+        }
+        let base = c.resume_base.unwrap_or(0);
+        let (end, zip_start) = match c.zip_start {
+            Some(z) if c.capturing > 0 => (u64::MAX, Some(z.saturating_sub(base))),
+            _ => (c.position().saturating_sub(base), None),
+        };
+        s.ledger.record(end, zip_start, what, max);
     }
 
     fn notify_out_of_band(&mut self, sk: u64, _key: &Bytes, change: &MailboxChange) {

@@ -11,6 +11,7 @@ use crate::types::{Data, EventFilter, FetchAttr, FetchItem, Flag, ListEntry, Mai
 
 use super::change::MailboxChange;
 use super::filter::SearchClock;
+use super::ledger::{Delivered, Effect, Ledger};
 use super::output::ConnId;
 use super::profile::{folder_key, DeviceProfile};
 use super::props::MessageProps;
@@ -107,6 +108,8 @@ pub(crate) struct Session {
     pub conn: Option<ConnId>,
     pub last_active: Instant,
     pub notify_seq: u64,
+    /// What was written to the device and may not have been applied.
+    pub ledger: Ledger,
 }
 
 impl Session {
@@ -131,6 +134,7 @@ impl Session {
             conn: None,
             last_active: now,
             notify_seq: 0,
+            ledger: Ledger::default(),
         }
     }
 
@@ -224,12 +228,17 @@ impl Session {
     /// Render pending events as untagged responses, in order: folder events, events of the
     /// selected folder (stopping before the first EXPUNGE when `no_expunge`, as RFC 3501
     /// requires during FETCH, STORE and SEARCH), then `* RESYNC` if owed.
-    pub fn drain_events(&mut self, no_expunge: bool, out: &mut Vec<Data>) {
+    ///
+    /// Each response comes with what it delivered, for the [`Ledger`](super::ledger::Ledger).
+    pub fn drain_events(&mut self, no_expunge: bool, out: &mut Vec<(Data, Delivered)>) {
         while let Some(ev) = self.folder_events.pop_front() {
-            out.push(match ev {
-                FolderEvent::Created(m) | FolderEvent::Renamed { to: m } => list_entry(m, false),
-                FolderEvent::Deleted(m) => list_entry(m, true),
-            });
+            let data = match &ev {
+                FolderEvent::Created(m) | FolderEvent::Renamed { to: m } => {
+                    list_entry(m.clone(), false)
+                }
+                FolderEvent::Deleted(m) => list_entry(m.clone(), true),
+            };
+            out.push((data, Delivered::Folder(ev)));
         }
         if let Some(sel) = self.selected.as_mut() {
             if let Some(q) = self.queues.get_mut(&sel.key) {
@@ -243,7 +252,10 @@ impl Session {
                         break;
                     };
                     q.pushed_upto = q.pushed_upto.saturating_sub(1);
-                    render(sel, ev, new_format, &mut resync, out);
+                    if let Some((data, effect)) = render(sel, ev.clone(), new_format, &mut resync) {
+                        let key = sel.key.clone();
+                        out.push((data, Delivered::Message { key, ev, effect }));
+                    }
                 }
                 if resync {
                     self.owes_resync = true;
@@ -252,7 +264,38 @@ impl Session {
         }
         if self.owes_resync {
             self.owes_resync = false;
-            out.push(Data::Resync);
+            out.push((Data::Resync, Delivered::Resync));
+        }
+    }
+
+    /// Undo deliveries the device did not apply (newest last in `replay`) on the view, and
+    /// queue them again in front of what is waiting, so they are delivered once more.
+    pub fn replay(&mut self, replay: Vec<Delivered>) {
+        for d in replay.into_iter().rev() {
+            match d {
+                Delivered::Message { key, ev, effect } => {
+                    if let Some(sel) = self.selected.as_mut().filter(|s| s.key == key) {
+                        match effect {
+                            Effect::None => {}
+                            Effect::Added(uid) => {
+                                if let Ok(i) = sel.uids.binary_search(&uid) {
+                                    sel.uids.remove(i);
+                                }
+                            }
+                            Effect::Removed(uid) => {
+                                if let Err(i) = sel.uids.binary_search(&uid) {
+                                    sel.uids.insert(i, uid);
+                                }
+                            }
+                        }
+                    }
+                    let q = self.queues.entry(key).or_default();
+                    q.events.push_front(ev);
+                    q.pushed_upto = q.pushed_upto.saturating_add(1).min(q.events.len());
+                }
+                Delivered::Folder(ev) => self.folder_events.push_front(ev),
+                Delivered::Resync | Delivered::Selected => self.owes_resync = true,
+            }
         }
     }
 
@@ -316,32 +359,35 @@ fn render(
     ev: QueuedEvent,
     new_format: &NewFormat,
     resync: &mut bool,
-    out: &mut Vec<Data>,
-) {
+) -> Option<(Data, Effect)> {
     match ev {
         QueuedEvent::New { uid, flags, props } => match sel.uids.binary_search(&uid) {
-            Ok(i) => out.push(flags_fetch(i, uid, flags)),
-            Err(_) if uid < sel.snapshot_uid_next => {}
+            Ok(i) => Some((flags_fetch(i, uid, flags), Effect::None)),
+            Err(_) if uid < sel.snapshot_uid_next => None,
             Err(i) if i == sel.uids.len() => {
                 sel.uids.push(uid);
                 let seq = sel.exists();
-                match new_format_items(new_format, uid, &flags, &props) {
-                    Some(items) => out.push(Data::Fetch { seq, items }),
-                    None => out.push(Data::Exists(seq)),
-                }
+                let data = match new_format_items(new_format, uid, &flags, &props) {
+                    Some(items) => Data::Fetch { seq, items },
+                    None => Data::Exists(seq),
+                };
+                Some((data, Effect::Added(uid)))
             }
-            Err(_) => *resync = true,
+            Err(_) => {
+                *resync = true;
+                None
+            }
         },
-        QueuedEvent::Flags { uid, flags } => {
-            if let Ok(i) = sel.uids.binary_search(&uid) {
-                out.push(flags_fetch(i, uid, flags));
-            }
-        }
+        QueuedEvent::Flags { uid, flags } => sel
+            .uids
+            .binary_search(&uid)
+            .ok()
+            .map(|i| (flags_fetch(i, uid, flags), Effect::None)),
         QueuedEvent::Expunge { uid } => {
-            if let Ok(i) = sel.uids.binary_search(&uid) {
-                sel.uids.remove(i);
-                out.push(Data::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX)));
-            }
+            let i = sel.uids.binary_search(&uid).ok()?;
+            sel.uids.remove(i);
+            let data = Data::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX));
+            Some((data, Effect::Removed(uid)))
         }
     }
 }

@@ -334,6 +334,10 @@ pub enum CommandBody {
     },
     /// `XMACRO ...` (this crate's extension).
     XMacro(XMacroCommand),
+    /// `XRESUME NONE` / `XRESUME epoch offset` (this crate's extension, see
+    /// [`ResumeCursor`](super::ResumeCursor)): before login, the position the next resumption
+    /// continues from; after login, an acknowledgement.
+    XResume(Option<super::ResumeCursor>),
 }
 
 /// LIST-EXTENDED RETURN options.
@@ -391,6 +395,7 @@ impl CommandBody {
             CommandBody::XConvert(_) => "XCONVERT",
             CommandBody::XPSearch { .. } => "XPSEARCH",
             CommandBody::XMacro(_) => "XMACRO",
+            CommandBody::XResume(_) => "XRESUME",
         }
     }
 }

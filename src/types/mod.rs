@@ -11,6 +11,7 @@ pub(crate) mod pimap;
 pub(crate) mod response;
 pub(crate) mod search;
 pub(crate) mod xmacro;
+pub(crate) mod xresume;
 
 pub use self::body::*;
 pub use self::command::*;
@@ -20,3 +21,4 @@ pub use self::pimap::*;
 pub use self::response::*;
 pub use self::search::*;
 pub use self::xmacro::*;
+pub use self::xresume::*;

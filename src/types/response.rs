@@ -130,6 +130,9 @@ pub enum Code {
     BadParameters(Vec<IString>),
     /// Our XMACRO extension: `XMACRO-FAILED n` (index of the first failed inner command).
     XMacroFailed(u32),
+    /// Our XRESUME extension: `XRESUME epoch`, the attachment a resumable position refers
+    /// to (see [`ResumeCursor`](super::ResumeCursor)).
+    XResume(u64),
     /// Any other code, kept verbatim: name and the raw text after it up to `]`.
     Other {
         /// Code name.

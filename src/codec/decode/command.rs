@@ -247,6 +247,17 @@ impl Parser<'_> {
                     return self.err("ON or OFF");
                 }
             }
+            b"XRESUME" => {
+                self.sp()?;
+                if self.kw(b"NONE") {
+                    C::XResume(None)
+                } else {
+                    let epoch = self.number64()?;
+                    self.sp()?;
+                    let offset = self.number64()?;
+                    C::XResume(Some(crate::types::ResumeCursor { epoch, offset }))
+                }
+            }
             b"XZIP" => C::XZip(self.xzip_command()?),
             b"XDELIVER" => C::XDeliver(self.xdeliver_command(false)?),
             b"LDELIVER" if tol => C::XDeliver(self.xdeliver_command(true)?),

@@ -655,6 +655,10 @@ impl Parser<'_> {
                 self.sp()?;
                 Code::XMacroFailed(self.number()?)
             }
+            b"XRESUME" => {
+                self.sp()?;
+                Code::XResume(self.number64()?)
+            }
             _ => return Ok(None),
         };
         Ok(Some(c))

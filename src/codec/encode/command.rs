@@ -364,6 +364,13 @@ impl Encoder {
             }
             C::XFilter(f) => self.xfilter_command(f),
             C::XTerse(on) => self.raw(if *on { b"XTERSE ON" } else { b"XTERSE OFF" }),
+            C::XResume(None) => self.raw(b"XRESUME NONE"),
+            C::XResume(Some(c)) => {
+                self.raw(b"XRESUME ");
+                self.num(c.epoch);
+                self.sp();
+                self.num(c.offset);
+            }
             C::XZip(z) => match z {
                 XZipCommand::Wrapped(inner) => {
                     self.raw(b"XZIP ");

@@ -922,6 +922,10 @@ impl Encoder {
                 self.astring_list(v);
             }
             Code::XMacroFailed(n) => self.key_num(b"XMACRO-FAILED ", *n),
+            Code::XResume(n) => {
+                self.raw(b"XRESUME ");
+                self.num(*n);
+            }
             Code::Other { name, args } => {
                 self.atom(name);
                 if let Some(a) = args {
