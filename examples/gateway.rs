@@ -239,9 +239,17 @@ impl Shared {
 
     fn route(&mut self, state: &State, id: RequestId, request: Request, now: Instant) {
         let (user, job) = match request {
-            Request::Authenticate { user, password, .. } => {
+            Request::Authenticate {
+                user,
+                domain,
+                password,
+                ..
+            } => {
+                // The backend account is the full identity (`user@domain` when the device
+                // logged in with a domain): the same key the sessions and store requests use.
+                let account = pimap::types::LoginName::account_of(&user, domain.as_deref());
                 let pw = String::from_utf8_lossy(password.expose()).into_owned();
-                (user, Job::Auth { id, password: pw })
+                (account, Job::Auth { id, password: pw })
             }
             Request::Store { user, op } => (user, Job::Store { id, op }),
             Request::Submit(sub) => {

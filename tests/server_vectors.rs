@@ -770,8 +770,10 @@ fn store(folders: &[(&str, u32)]) -> ScriptStore {
     for (name, n) in folders {
         s.add_folder("joe", name, *n);
     }
-    // The vectors log in with the password "password".
+    // The vectors log in with the password "password", as `joe#device` or
+    // `joe#device@foo.com`: one account.
     s.accept_password("password");
+    s.single_domain = true;
     s
 }
 

@@ -430,6 +430,7 @@ impl Server {
                     password: crate::types::Secret::new(Bytes::copy_from_slice(
                         password.expose().as_bytes(),
                     )),
+                    authorize_as: None,
                 };
                 self.request(conn, request, Pending::Login { tag, name });
             }
@@ -876,15 +877,40 @@ impl Server {
             return self.bad(conn, tag, "Invalid base64");
         };
         let mut parts = raw.split(|b| *b == 0);
-        let (_authz, authc, pass) = (parts.next(), parts.next(), parts.next());
-        let (Some(authc), Some(pass)) = (authc, pass) else {
+        let (authz, authc, pass) = (parts.next(), parts.next(), parts.next());
+        let (Some(authz), Some(authc), Some(pass)) = (authz, authc, pass) else {
             return self.bad(conn, tag, "Malformed PLAIN response");
         };
-        let name = LoginName::parse(authc);
+        if parts.next().is_some() {
+            return self.bad(conn, tag, "Malformed PLAIN response");
+        }
+        // An authorization identity other than the authentication identity (RFC 4616) is
+        // never ignored: refused, unless the caller decides (it then sees `authorize_as`).
+        let acting = !authz.is_empty() && authz != authc;
+        if acting && !self.config.allow_authorization_identity {
+            let code = crate::types::Atom::new(&b"AUTHORIZATIONFAILED"[..])
+                .ok()
+                .map(|name| Code::Other { name, args: None });
+            return self.status(
+                conn,
+                Some(tag),
+                crate::types::Status::No,
+                code,
+                "Authorization identity not permitted",
+            );
+        }
+        let login = LoginName::parse(authc);
+        // The session belongs to the identity acted as.
+        let name = if acting {
+            LoginName::parse(authz)
+        } else {
+            login.clone()
+        };
         let request = Request::Authenticate {
-            user: name.user.clone(),
-            domain: name.domain.clone(),
+            user: login.user.clone(),
+            domain: login.domain.clone(),
             password: crate::types::Secret::new(Bytes::copy_from_slice(pass)),
+            authorize_as: acting.then(|| Bytes::copy_from_slice(authz)),
         };
         self.request(conn, request, Pending::Login { tag, name });
     }
@@ -910,7 +936,13 @@ impl Server {
             return self.status(conn, Some(tag), Status::No, code.clone(), text);
         }
         match (pending, reply) {
-            (Pending::Login { tag, name }, Reply::Ok) => self.login_ok(conn, tag, name, now),
+            (Pending::Login { tag, name }, Reply::Ok) => {
+                let account = name.account();
+                self.login_ok(conn, tag, name, account, now)
+            }
+            (Pending::Login { tag, name }, Reply::Authenticated { account }) => {
+                self.login_ok(conn, tag, name, account, now)
+            }
             (
                 Pending::Select {
                     tag,
@@ -1142,12 +1174,14 @@ impl Server {
         }
     }
 
-    fn login_ok(&mut self, conn: ConnId, tag: Tag, name: LoginName, now: Instant) {
+    /// A login succeeded for `account` (the full identity: sessions, store requests and
+    /// changes are keyed by it, never by the bare user name).
+    fn login_ok(&mut self, conn: ConnId, tag: Tag, name: LoginName, account: Bytes, now: Instant) {
         let Some(device) = name.device.clone() else {
             // Plain IMAP session: per connection, no filters, not resumable.
             let sk = self.next_session_key();
             let mut s = Session::new(
-                name.user.clone(),
+                account.clone(),
                 None,
                 None,
                 String::new(),
@@ -1156,14 +1190,14 @@ impl Server {
             );
             s.conn = Some(conn);
             self.sessions.insert(sk, s);
-            self.index_session(sk, name.user);
+            self.index_session(sk, account);
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.session = Some(sk);
                 c.state = ConnState::Authenticated;
             }
             return self.ok(conn, tag, None, "LOGIN completed");
         };
-        let key = (name.user.clone(), device.clone());
+        let key = (account.clone(), device.clone());
         let draft08 = self.config.dialect != crate::codec::Dialect::Draft01;
         if let Some(sk) = self.registry.get(&key).copied() {
             // Resume (spec §6.2).
@@ -1230,14 +1264,11 @@ impl Server {
         if self.sessions.len() >= self.config.max_sessions {
             return self.no(conn, tag, "Too many sessions");
         }
-        let profile = self
-            .persistence
-            .load(&name.user, &device)
-            .unwrap_or_default();
+        let profile = self.persistence.load(&account, &device).unwrap_or_default();
         let sid = super::random::session_id(self.rng.as_mut(), self.config.session_id_len);
         let sk = self.next_session_key();
         let mut s = Session::new(
-            name.user.clone(),
+            account.clone(),
             Some(device),
             name.domain.clone(),
             sid.clone(),
@@ -1249,7 +1280,7 @@ impl Server {
         let _ = s.ledger.attach(None, exact);
         self.sessions.insert(sk, s);
         self.registry.insert(key, sk);
-        self.index_session(sk, name.user);
+        self.index_session(sk, account);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = Some(sk);
             c.state = ConnState::Authenticated;

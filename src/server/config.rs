@@ -74,6 +74,11 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// XMACRO definitions per device (default 64).
     pub max_macros: usize,
+    /// Accept `AUTHENTICATE PLAIN` with an authorization identity different from the
+    /// authentication identity, handing it to the caller as
+    /// `authorize_as` of [`Request::Authenticate`](super::Request::Authenticate) to decide (default `false`:
+    /// such logins are refused with `NO [AUTHORIZATIONFAILED]`).
+    pub allow_authorization_identity: bool,
     /// DEFLATE level for COMPRESS=DEFLATE output (default [`crate::compress::PUSH_LEVEL`], 1:
     /// measured at 17 bytes and 0.36 us per pushed event with zlib-rs, see the README).
     pub compress_level: u8,
@@ -116,6 +121,7 @@ impl ServerConfig {
             max_connections: 10_000,
             max_sessions: 1_000_000,
             max_macros: 64,
+            allow_authorization_identity: false,
             max_inline_inflated: 64 << 20,
             compress_level: crate::compress::PUSH_LEVEL,
             xzip_level: crate::compress::DEFAULT_LEVEL,

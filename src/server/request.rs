@@ -29,6 +29,13 @@ pub enum Request {
         domain: Option<Bytes>,
         /// The password.
         password: Secret<Bytes>,
+        /// `AUTHENTICATE PLAIN`'s authorization identity when it differs from the
+        /// authentication identity (only with
+        /// [`ServerConfig::allow_authorization_identity`](super::ServerConfig); otherwise such
+        /// a request is refused before it reaches the caller). Answering `Ok` means the
+        /// caller checked that `user` may act as this identity: the session is then the
+        /// authorization identity's.
+        authorize_as: Option<Bytes>,
     },
     /// A mailbox operation on behalf of `user`.
     Store {
@@ -209,6 +216,13 @@ pub struct MailboxSnapshot {
 pub enum Reply {
     /// Done (authentication accepted, mailbox operation performed).
     Ok,
+    /// Authentication accepted for this account: store requests and
+    /// [`Server::mailbox_changed`](super::Server::mailbox_changed) name it so, and device
+    /// sessions are keyed by it (`Ok` means [`LoginName::account`](crate::types::LoginName::account)).
+    Authenticated {
+        /// The account, as the store names it.
+        account: Bytes,
+    },
     /// Refused: the command completes with NO, this code and text.
     No {
         /// Response code, e.g. `[TRYCREATE]`.

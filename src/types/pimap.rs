@@ -48,6 +48,35 @@ impl LoginName {
             domain: domain.map(Bytes::copy_from_slice),
         }
     }
+    /// The account this name logs into, as the server keys sessions and store requests by
+    /// default: the user, and with a domain `user@domain`, the domain in lower case. (A
+    /// caller whose store names accounts otherwise answers the authentication with
+    /// `Reply::Authenticated` and its own name for the account.)
+    ///
+    /// ```
+    /// use pimap::types::LoginName;
+    /// assert_eq!(&LoginName::parse(b"joe#phone@Foo.COM").account()[..], b"joe@foo.com");
+    /// assert_eq!(&LoginName::parse(b"joe#phone").account()[..], b"joe");
+    /// assert_eq!(&LoginName::parse(b"joe@foo.com").account()[..], b"joe@foo.com");
+    /// ```
+    pub fn account(&self) -> Bytes {
+        Self::account_of(&self.user, self.domain.as_deref())
+    }
+
+    /// [`account`](Self::account) of a user and an optional domain.
+    pub fn account_of(user: &[u8], domain: Option<&[u8]>) -> Bytes {
+        match domain {
+            None => Bytes::copy_from_slice(user),
+            Some(d) => {
+                let mut v = Vec::with_capacity(user.len() + d.len() + 1);
+                v.extend_from_slice(user);
+                v.push(b'@');
+                v.extend(d.iter().map(u8::to_ascii_lowercase));
+                Bytes::from(v)
+            }
+        }
+    }
+
     /// Build the wire form `user#device[@domain]`.
     pub fn to_bytes(&self) -> Bytes {
         let mut v = self.user.to_vec();

@@ -38,6 +38,10 @@ pub struct ScriptStore {
     pub changes: Vec<(Bytes, Mailbox, MailboxChange)>,
     /// Passwords accepted besides "pw" (see [`ScriptStore::accept_password`]).
     pub extra_passwords: Vec<Bytes>,
+    /// Accounts are named without the login's domain (a single-domain store: the domain of
+    /// `user#device@domain` names the server). Otherwise the server's default applies:
+    /// `user@domain`.
+    pub single_domain: bool,
 }
 
 pub fn mbx(s: &str) -> Mailbox {
@@ -185,10 +189,16 @@ impl ScriptStore {
 impl Store for ScriptStore {
     fn handle(&mut self, request: &Request) -> Reply {
         let (user, op) = match request {
-            Request::Authenticate { password, .. } => {
+            Request::Authenticate { user, password, .. } => {
                 let pw = password.expose().as_ref();
                 return if pw == b"pw" || self.extra_passwords.iter().any(|p| p.as_ref() == pw) {
-                    Reply::Ok
+                    if self.single_domain {
+                        Reply::Authenticated {
+                            account: user.clone(),
+                        }
+                    } else {
+                        Reply::Ok
+                    }
                 } else {
                     Reply::no("bad password")
                 };

@@ -440,10 +440,25 @@ impl MemoryStore {
     /// nothing.
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
-            Request::Authenticate { user, password, .. } => match self.users.get(user) {
-                Some(u) if secure_eq(&u.password, password.expose()) => Reply::Ok,
-                _ => Reply::no("authentication failed"),
-            },
+            // Accounts are named by their full identity: `user@domain` for a login with a
+            // domain (lower case), so accounts that differ only in domain stay apart. Acting
+            // as another identity is not supported.
+            Request::Authenticate {
+                user,
+                domain,
+                password,
+                authorize_as,
+            } => {
+                let account = crate::types::LoginName::account_of(user, domain.as_deref());
+                match self.users.get(&account) {
+                    Some(u)
+                        if authorize_as.is_none() && secure_eq(&u.password, password.expose()) =>
+                    {
+                        Reply::Ok
+                    }
+                    _ => Reply::no("authentication failed"),
+                }
+            }
             Request::Store { user, op } => self.store_op(user, op),
             Request::Submit(_) => Reply::no("no submission path"),
         }
@@ -1288,6 +1303,7 @@ mod tests {
             user: Bytes::from_static(user.as_bytes()),
             domain: None,
             password: Secret::new(Bytes::from_static(pw.as_bytes())),
+            authorize_as: None,
         };
         assert_eq!(store.handle(&auth(USER, "hunter2")), Reply::Ok);
         assert_eq!(
