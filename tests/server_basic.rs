@@ -370,3 +370,26 @@ fn overflow_in_an_unselected_folder_owes_resync_only_when_selected() {
         "{r}"
     );
 }
+
+#[test]
+fn store_silent_sends_no_fetch_for_its_own_change() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe pw\r\n");
+    h.send(c, "a2 SELECT INBOX\r\n");
+    let r = h.send(c, "a3 STORE 1 +FLAGS.SILENT (\\Flagged)\r\n");
+    assert_eq!(
+        r, "a3 OK STORE completed\r\n",
+        "RFC 3501 6.4.6: no FETCH for .SILENT"
+    );
+    let r = h.send(c, "a4 STORE 2 +FLAGS (\\Flagged)\r\n");
+    assert!(r.starts_with("* 2 FETCH ("), "{r}");
+    // Another session's change of the same message is still reported.
+    let c2 = h.connect();
+    h.send(c2, "b1 LOGIN joe pw\r\n");
+    h.send(c2, "b2 SELECT INBOX\r\n");
+    let r = h.send(c2, "b3 STORE 1 +FLAGS.SILENT (\\Seen)\r\n");
+    assert_eq!(r, "b3 OK STORE completed\r\n");
+    let r = h.send(c, "a5 NOOP\r\n");
+    assert!(r.contains("* 1 FETCH ("), "the other session sees it: {r}");
+}

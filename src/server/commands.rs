@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::codec::base64::base64_decode;
 use crate::types::{
-    Code, Command, CommandBody, Data, FetchAttr, FetchItem, Flag, LoginName, Mailbox,
-    NamespaceEntry, SearchKey, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
+    Code, Command, CommandBody, Data, FetchAttr, FetchItem, LoginName, Mailbox, NamespaceEntry,
+    SearchKey, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
 };
 
 use super::output::ConnId;
@@ -63,14 +63,7 @@ pub(crate) enum Pending {
         tag: Tag,
         name: &'static str,
     },
-    Submit {
-        tag: Tag,
-        save_to: Option<Mailbox>,
-        message: Bytes,
-    },
-    SaveCopy {
-        tag: Tag,
-    },
+    XDeliver(super::xdeliver::Step),
     FilterGetAll {
         tag: Tag,
         filter_type: crate::types::FilterType,
@@ -90,8 +83,7 @@ impl Pending {
             | Pending::Fetch { tag, .. }
             | Pending::Search { tag, .. }
             | Pending::Copy { tag, .. }
-            | Pending::Submit { tag, .. }
-            | Pending::SaveCopy { tag }
+            | Pending::XDeliver(super::xdeliver::Step { tag, .. })
             | Pending::FilterGetAll { tag, .. } => tag,
         }
     }
@@ -652,6 +644,7 @@ impl Server {
                 set,
                 kind,
                 flags,
+                silent,
                 ..
             } => {
                 let Some((mailbox, read_only)) = self.selected_mailbox(conn) else {
@@ -664,6 +657,12 @@ impl Server {
                 if uids.is_empty() {
                     self.deliver(conn, !uid);
                     return self.ok(conn, tag, None, "STORE completed");
+                }
+                if silent {
+                    let key = folder_key(&mailbox);
+                    if let Some(s) = self.session_mut(conn) {
+                        s.silent_store = Some((key, uids.clone()));
+                    }
                 }
                 let op = StoreOp::StoreFlags {
                     mailbox,
@@ -917,6 +916,13 @@ impl Server {
 
     /// A request completed for a live connection.
     pub(crate) fn finish(&mut self, conn: ConnId, pending: Pending, reply: Reply, now: Instant) {
+        if let Some(s) = self.session_mut(conn) {
+            s.silent_store = None;
+        }
+        let pending = match pending {
+            Pending::XDeliver(step) => return self.xdeliver_step(conn, true, step, reply),
+            other => other,
+        };
         if let Reply::No { code, text } = &reply {
             let tag = pending.tag().clone();
             match pending {
@@ -925,10 +931,6 @@ impl Server {
                         .ok()
                         .map(|name| Code::Other { name, args: None });
                     return self.status(conn, Some(tag), Status::No, code, "Authentication failed");
-                }
-                Pending::SaveCopy { .. } => {
-                    let t = format!("Message sent but not saved: {text}");
-                    return self.status(conn, Some(tag), Status::No, code.clone(), &t);
                 }
                 _ => {}
             }
@@ -1044,33 +1046,6 @@ impl Server {
                 };
                 self.ok(conn, tag, code, &format!("{name} completed"));
             }
-            (
-                Pending::Submit {
-                    tag,
-                    save_to,
-                    message,
-                },
-                Reply::Submitted | Reply::Ok,
-            ) => match save_to {
-                Some(mailbox) => {
-                    let op = StoreOp::Append {
-                        mailbox,
-                        flags: vec![Flag::Seen],
-                        date: None,
-                        message,
-                    };
-                    self.store_request(conn, op, Pending::SaveCopy { tag });
-                }
-                None => {
-                    self.deliver(conn, false);
-                    self.ok(conn, tag, None, "XDELIVER completed");
-                }
-            },
-            (Pending::SaveCopy { tag }, Reply::Appended { uid_validity, uid }) => {
-                self.deliver(conn, false);
-                let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
-                self.ok(conn, tag, code, "XDELIVER completed");
-            }
             (Pending::FilterGetAll { tag, filter_type }, Reply::List(entries)) => {
                 let folders: Vec<Mailbox> = entries.into_iter().map(|e| e.mailbox).collect();
                 self.filter_lines(conn, tag, &folders, filter_type);
@@ -1083,7 +1058,19 @@ impl Server {
     }
 
     /// A request completed after its connection went away: nothing to answer.
-    pub(crate) fn finish_detached(&mut self, _pending: Pending, _reply: Reply, _now: Instant) {}
+    /// A request completed after its connection went away: only XDELIVER goes on (its
+    /// outcome is reported to the device later); anything else has nobody to answer.
+    pub(crate) fn finish_detached(
+        &mut self,
+        conn: ConnId,
+        pending: Pending,
+        reply: Reply,
+        _now: Instant,
+    ) {
+        if let Pending::XDeliver(step) = pending {
+            self.xdeliver_step(conn, false, step, reply);
+        }
+    }
 
     fn select_ok(
         &mut self,
@@ -1255,6 +1242,7 @@ impl Server {
             if let Some(f) = folder {
                 self.send_data(conn, Data::Folder(f));
             }
+            self.report_kept_outcomes(conn, sk);
             self.deliver(conn, false);
             if draft08 {
                 self.send_sid(conn, &sid);

@@ -93,6 +93,7 @@ mod request;
 #[allow(clippy::module_inception)]
 mod server;
 mod session;
+mod xdeliver;
 
 pub use self::change::MailboxChange;
 pub use self::config::{default_capabilities, Provisioning, ServerConfig};

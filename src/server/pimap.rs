@@ -9,15 +9,14 @@ use crate::codec::{CommandDecoder, EncodeOptions, Encoder};
 use crate::types::{
     Channel, ClientMessage, CommandBody, Data, EventFilter, FetchAttr, FetchItems, FilterType,
     FolderSelector, IString, NewFormat, OutbandFormat, PrefName, PrefSetting, PrefValue,
-    ProvisionItem, Tag, XDeliverCommand, XFilterCommand, XFilterResponse, XMacroCommand,
-    XMacroListing, XZipCommand,
+    ProvisionItem, Tag, XFilterCommand, XFilterResponse, XMacroCommand, XMacroListing, XZipCommand,
 };
 
 use super::commands::Pending;
 use super::filter::Filter;
 use super::output::ConnId;
 use super::profile::{folder_key, FilterRef, NamedFilter, MAX_FOLDER_FILTERS, MAX_NAMED_FILTERS};
-use super::request::{Request, Submission};
+use super::request::Request;
 use super::server::{Inner, Server, Work};
 
 fn istr(s: &str) -> Option<IString> {
@@ -765,43 +764,6 @@ impl Server {
         }
         self.deliver(conn, false);
         self.ok(conn, tag, None, "XFILTER completed");
-    }
-
-    fn xdeliver(&mut self, conn: ConnId, tag: Tag, cmd: XDeliverCommand) {
-        let user = self
-            .session_of(conn)
-            .map(|s| s.user.clone())
-            .unwrap_or_default();
-        let (kind, save_to, envelope, message) = match cmd {
-            XDeliverCommand::Classic {
-                kind,
-                save_to,
-                envelope,
-                message,
-            } => (kind, save_to, envelope, message),
-            XDeliverCommand::Text(message) => (crate::types::DeliverKind::New, None, None, message),
-            XDeliverCommand::Capability => {
-                self.send_data(conn, Data::XDeliverCapability(istrs(&["SAVETO"])));
-                return self.ok(conn, tag, None, "XDELIVER completed");
-            }
-        };
-        let message = message.data.clone();
-        let request = Request::Submit(Submission {
-            user,
-            kind,
-            save_to: save_to.clone(),
-            envelope,
-            message: message.clone(),
-        });
-        self.request(
-            conn,
-            request,
-            Pending::Submit {
-                tag,
-                save_to,
-                message,
-            },
-        );
     }
 
     fn xmacro(&mut self, conn: ConnId, tag: Tag, cmd: XMacroCommand) {

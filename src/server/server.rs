@@ -330,6 +330,12 @@ impl Server {
             if class == Class::Ignored {
                 continue;
             }
+            if let (MailboxChange::Flags { uid, .. }, Some((k, uids))) = (&change, &s.silent_store)
+            {
+                if *k == key && uids.binary_search(uid).is_ok() {
+                    continue;
+                }
+            }
             let ev = match &change {
                 MailboxChange::New { uid, flags, props } => QueuedEvent::New {
                     uid: *uid,
@@ -384,7 +390,7 @@ impl Server {
             self.finish(conn, pending, reply, now);
             self.process(conn, now);
         } else {
-            self.finish_detached(pending, reply, now);
+            self.finish_detached(conn, pending, reply, now);
         }
         self.flush_all();
         Ok(())
@@ -646,6 +652,7 @@ impl Server {
                     s.conn = None;
                     s.last_active = now;
                     s.ledger.detached(c.resume_offset());
+                    s.silent_store = None;
                     !s.is_device()
                 }
                 _ => false,

@@ -110,6 +110,11 @@ pub(crate) struct Session {
     pub notify_seq: u64,
     /// What was written to the device and may not have been applied.
     pub ledger: Ledger,
+    /// A `STORE ... .SILENT` in progress (folder key, UIDs ascending): its own flag changes
+    /// are not reported back to this session (RFC 3501 §6.4.6).
+    pub silent_store: Option<(Bytes, Vec<u32>)>,
+    /// XDELIVER outcomes the device has not been told (its connection was gone).
+    pub xdeliver_outcomes: VecDeque<(crate::types::Tag, super::xdeliver::Outcome)>,
 }
 
 impl Session {
@@ -135,6 +140,8 @@ impl Session {
             last_active: now,
             notify_seq: 0,
             ledger: Ledger::default(),
+            silent_store: None,
+            xdeliver_outcomes: VecDeque::new(),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct ScriptStore {
     /// `user#device@domain` names the server). Otherwise the server's default applies:
     /// `user@domain`.
     pub single_domain: bool,
+    /// APPEND fails (to test what happens after a submission when the SAVETO copy fails).
+    pub fail_append: bool,
 }
 
 pub fn mbx(s: &str) -> Mailbox {
@@ -328,7 +330,7 @@ impl Store for ScriptStore {
             StoreOp::Append { mailbox, .. } => {
                 let name = String::from_utf8_lossy(&key(&mailbox)).into_owned();
                 let u = String::from_utf8_lossy(&user).into_owned();
-                if self.folder(&user, &mailbox).is_none() {
+                if self.folder(&user, &mailbox).is_none() || self.fail_append {
                     return Reply::no("no such mailbox");
                 }
                 let uid = self.deliver(&u, &name, "appended");
@@ -337,6 +339,16 @@ impl Store for ScriptStore {
                     uid,
                 }
             }
+            StoreOp::Status { mailbox, .. } => match self.folder(&user, &mailbox) {
+                Some(f) => Reply::Status(vec![
+                    (pimap::types::StatusAttr::Messages, f.msgs.len() as u64),
+                    (
+                        pimap::types::StatusAttr::UidValidity,
+                        u64::from(f.uid_validity),
+                    ),
+                ]),
+                None => Reply::no("no such mailbox"),
+            },
             StoreOp::Search { mailbox, .. } => match self.folder(&user, &mailbox) {
                 Some(f) => Reply::Searched(f.msgs.iter().map(|m| m.uid).collect()),
                 None => Reply::no("no such mailbox"),

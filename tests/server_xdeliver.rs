@@ -1,0 +1,183 @@
+//! XDELIVER never leaves the device guessing: sent and saved, sent but not saved, or not
+//! sent; reported on resumption when the connection died before the answer.
+
+#[path = "support/server_harness.rs"]
+mod harness;
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use harness::*;
+use pimap::server::{Output, Reply, Request, SeededRandom, Server, ServerConfig, StoreOp};
+
+const MSG: &str = "From: joe@example.com\r\nTo: ann@example.com\r\nSubject: hi\r\n\r\nHello\r\n";
+
+fn xdeliver(tag: &str, saveto: &str) -> String {
+    format!(
+        "{tag} XDELIVER N SAVETO={saveto} ENVELOPE ((NIL NIL \"ann\" \"example.com\")) {{{}+}}\r\n{MSG}\r\n",
+        MSG.len()
+    )
+}
+
+fn setup() -> Harness<ScriptStore> {
+    let mut store = ScriptStore::default();
+    store.add_folder("joe", "INBOX", 1);
+    store.add_folder("joe", "Sent", 0);
+    Harness::new(ServerConfig::default(), store)
+}
+
+#[test]
+fn missing_saveto_mailbox_sends_nothing() {
+    let mut h = setup();
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    let r = h.send(c, &xdeliver("a2", "Nowhere"));
+    assert!(r.starts_with("a2 NO [TRYCREATE]"), "{r}");
+    assert!(h.d.submitter.sent.is_empty(), "nothing may be sent");
+    // The session goes on.
+    let r = h.send(c, "a3 NOOP\r\n");
+    assert!(r.ends_with("a3 OK completed\r\n"), "{r}");
+}
+
+#[test]
+fn saveto_failure_after_sending_is_sent_not_saved_never_no() {
+    let mut h = setup();
+    h.d.store.fail_append = true;
+    let c = h.connect();
+    h.send(c, "a1 LOGIN joe#P1 pw\r\n");
+    let r = h.send(c, &xdeliver("a2", "Sent"));
+    assert!(r.starts_with("a2 OK [XDELIVER-UNSAVED]"), "{r}");
+    assert_eq!(h.d.submitter.sent.len(), 1);
+}
+
+/// The raw server, with the caller's side of each request done by hand.
+struct Raw {
+    server: Server,
+    now: Instant,
+    wire: Vec<u8>,
+    pending: Vec<(pimap::server::RequestId, Request)>,
+}
+
+impl Raw {
+    fn new() -> Self {
+        Raw {
+            server: Server::with_parts(
+                ServerConfig::default(),
+                Box::new(SeededRandom::new(3)),
+                Box::new(pimap::server::MemoryPersistence::new()),
+            ),
+            now: Instant::now(),
+            wire: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+    fn drain(&mut self) {
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                Output::Transmit { data, .. } => self.wire.extend_from_slice(&data),
+                Output::Request { id, request, .. } => self.pending.push((id, request)),
+                _ => {}
+            }
+        }
+    }
+    fn input(&mut self, c: pimap::server::ConnId, s: &str) {
+        self.server.handle_input(c, s.as_bytes(), self.now).unwrap();
+        self.drain();
+    }
+    fn take_request(&mut self) -> (pimap::server::RequestId, Request) {
+        assert!(!self.pending.is_empty(), "a request is due");
+        self.pending.remove(0)
+    }
+    fn complete(&mut self, id: pimap::server::RequestId, reply: Reply) {
+        self.server.complete(id, reply, self.now).unwrap();
+        self.drain();
+    }
+    fn login(&mut self) -> pimap::server::ConnId {
+        let c = self.server.accept(self.now).unwrap();
+        self.drain();
+        self.input(c, "l1 LOGIN joe#P1 pw\r\n");
+        let (id, r) = self.take_request();
+        assert!(matches!(r, Request::Authenticate { .. }));
+        self.complete(id, Reply::Ok);
+        c
+    }
+    fn wire(&mut self) -> String {
+        String::from_utf8(std::mem::take(&mut self.wire)).unwrap()
+    }
+}
+
+#[test]
+fn device_gone_before_the_smtp_answer_learns_the_outcome_on_resume() {
+    let mut r = Raw::new();
+    let c = r.login();
+    r.wire();
+    r.input(c, &xdeliver("a2", "Sent"));
+    let (id, req) = r.take_request();
+    assert!(matches!(
+        req,
+        Request::Store {
+            op: StoreOp::Status { .. },
+            ..
+        }
+    ));
+    r.complete(id, Reply::Status(Vec::new()));
+    let (submit, req) = r.take_request();
+    assert!(matches!(req, Request::Submit(_)));
+    // The phone loses coverage while SMTP is still talking.
+    r.server.handle_close(c, r.now);
+    r.drain();
+    r.complete(submit, Reply::Submitted);
+    // The copy is still saved.
+    let (id, req) = r.take_request();
+    assert!(
+        matches!(&req, Request::Store { op: StoreOp::Append { message, .. }, .. } if message == &Bytes::from(MSG)),
+        "{req:?}"
+    );
+    r.complete(
+        id,
+        Reply::Appended {
+            uid_validity: 42,
+            uid: 7,
+        },
+    );
+    // At resumption the device is told: sent and saved.
+    let _ = r.login();
+    let out = r.wire();
+    assert!(
+        out.contains("* OK [XDELIVERED a2 SAVED 42 7]"),
+        "resume must report the outcome: {out}"
+    );
+}
+
+#[test]
+fn device_gone_before_the_saveto_check_means_nothing_sent_and_is_told() {
+    let mut r = Raw::new();
+    let c = r.login();
+    r.input(c, &xdeliver("a2", "Sent"));
+    let (id, _) = r.take_request();
+    r.server.handle_close(c, r.now);
+    r.drain();
+    r.complete(id, Reply::Status(Vec::new()));
+    assert!(
+        r.pending.is_empty(),
+        "nothing submitted behind the device's back"
+    );
+    let _ = r.login();
+    let out = r.wire();
+    assert!(out.contains("* NO [XDELIVERED a2 NOTSENT]"), "{out}");
+}
+
+#[test]
+fn failed_submission_of_a_gone_device_is_reported_not_sent() {
+    let mut r = Raw::new();
+    let c = r.login();
+    r.input(c, &format!("a3 XDELIVER N {{{}+}}\r\n{MSG}\r\n", MSG.len()));
+    let (submit, req) = r.take_request();
+    assert!(matches!(req, Request::Submit(_)));
+    r.server.handle_close(c, r.now);
+    r.drain();
+    r.complete(submit, Reply::no("relay refused"));
+    let _ = r.login();
+    let out = r.wire();
+    assert!(out.contains("* NO [XDELIVERED a3 NOTSENT]"), "{out}");
+}
