@@ -44,7 +44,7 @@ const STEPS: [&str; 12] = [
     "Filters | the view filter: what the device sees; the notification filter: what is pushed.",
     "SELECT, IDLE and push | what passes all filters is pushed at once; the rest is polled.",
     "Offline | a pushed change for a device without a connection goes out of band (EMN).",
-    "Reconnect | the same device id resumes: SESSION, FOLDER, the queue, SESSIONID.",
+    "Reconnect | the same device id resumes (XRESUME: after the last response it applied): SESSION, FOLDER, the queue, SESSIONID.",
     "Queue overflow | a full queue is dropped: * RESYNC, and the device compares states.",
     "XDELIVER with SAVETO | send a message and file a copy in Sent, without SMTP.",
     "XMACRO | a stored command sequence in one round trip; inner statuses are <tag>.n.",
@@ -88,6 +88,8 @@ struct Demo {
     wire: [u64; 2],
     plain: [u64; 2],
     notified: usize,
+    /// The XRESUME position kept across connections.
+    cursor: Option<pimap::types::ResumeCursor>,
 }
 
 impl Demo {
@@ -137,6 +139,7 @@ impl Demo {
             wire: [0; 2],
             plain: [0; 2],
             notified: 0,
+            cursor: None,
         })
     }
 
@@ -360,6 +363,11 @@ impl Demo {
         if let Some(v) = view {
             self.client.restore_view(v);
         }
+        // The XRESUME position travels with the view: the server replays exactly what the
+        // phone had not applied when the link died.
+        if let Some(c) = self.cursor {
+            self.client.restore_cursor(c);
+        }
         self.taps = [None, None];
         let (conn, actions) = self.d.accept(self.now)?;
         self.conn = Some(conn);
@@ -380,6 +388,7 @@ impl Demo {
             let _ = self.d.closed(c, self.now);
         }
         say!("(connection dropped by the phone: no LOGOUT, the session stays)");
+        self.cursor = self.client.resume_cursor().or(self.cursor);
         self.client.mailbox().cloned()
     }
 

@@ -159,6 +159,12 @@ impl CommandDecoder {
     pub fn buffered_len(&self) -> usize {
         self.framer.buffered_len()
     }
+    /// Change the size limits for what follows (small before authentication, larger
+    /// after).
+    pub fn set_limits(&mut self, limits: FramerLimits) {
+        self.opts.limits = limits;
+        self.framer.set_limits(limits);
+    }
 }
 
 /// Decodes what a server sends (client side): greeting, status responses, untagged data and

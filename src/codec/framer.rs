@@ -525,6 +525,11 @@ impl Framer {
         &self.limits
     }
 
+    /// Change the limits for what follows (a server raises them after authentication).
+    pub fn set_limits(&mut self, limits: FramerLimits) {
+        self.limits = limits;
+    }
+
     /// Limit checks on a line segment whose LF has not arrived yet.
     fn check_incomplete_line(&mut self) -> Result<(), FrameError> {
         let line_over = self.buf.len().saturating_sub(self.seg_start) >= self.limits.max_line;

@@ -131,6 +131,14 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
         self.run(now)
     }
 
+    /// The transport wrote `octets` of a connection's output (with
+    /// [`ServerConfig::output_budget`](super::ServerConfig::output_budget)): work paused by
+    /// backpressure may go on.
+    pub fn transmitted(&mut self, conn: ConnId, octets: usize, now: Instant) -> Vec<Action> {
+        self.server.transmitted(conn, octets, now);
+        self.run(now)
+    }
+
     /// Run timers.
     pub fn timeout(&mut self, now: Instant) -> Vec<Action> {
         self.server.handle_timeout(now);

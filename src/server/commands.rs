@@ -1164,6 +1164,24 @@ impl Server {
     /// A login succeeded for `account` (the full identity: sessions, store requests and
     /// changes are keyed by it, never by the bare user name).
     fn login_ok(&mut self, conn: ConnId, tag: Tag, name: LoginName, account: Bytes, now: Instant) {
+        let (connected, devices, oldest_detached) = self.user_load(&account);
+        let resuming = name
+            .device
+            .as_ref()
+            .and_then(|d| self.registry.get(&(account.clone(), d.clone())))
+            .and_then(|k| self.sessions.get(k))
+            .is_some_and(|s| s.conn.is_some());
+        if connected >= self.config.max_connections_per_user && !resuming {
+            let code = super::server::limit_code();
+            return self.status(
+                conn,
+                Some(tag),
+                crate::types::Status::No,
+                code,
+                "Too many connections for this account",
+            );
+        }
+        self.authenticated(conn);
         let Some(device) = name.device.clone() else {
             // Plain IMAP session: per connection, no filters, not resumable.
             let sk = self.next_session_key();
@@ -1249,6 +1267,23 @@ impl Server {
             }
             return self.ok(conn, tag, None, "LOGIN completed");
         }
+        if devices >= self.config.max_device_sessions_per_user {
+            // One account cannot fill the session table: its longest-detached device
+            // session makes room (that device starts over with a fresh session).
+            match oldest_detached {
+                Some(k) => self.end_session(k),
+                None => {
+                    let code = super::server::limit_code();
+                    return self.status(
+                        conn,
+                        Some(tag),
+                        crate::types::Status::No,
+                        code,
+                        "Too many device sessions for this account",
+                    );
+                }
+            }
+        }
         if self.sessions.len() >= self.config.max_sessions {
             return self.no(conn, tag, "Too many sessions");
         }
@@ -1280,6 +1315,30 @@ impl Server {
             self.send_sid(conn, &sid);
         }
         self.ok(conn, tag, None, "LOGIN completed");
+    }
+
+    /// An account's connected sessions, device sessions, and its longest-detached device
+    /// session.
+    fn user_load(&self, account: &Bytes) -> (usize, usize, Option<u64>) {
+        let Some(keys) = self.by_user.get(account) else {
+            return (0, 0, None);
+        };
+        let mut connected = 0;
+        let mut devices = 0;
+        let mut oldest: Option<(Instant, u64)> = None;
+        for k in keys {
+            let Some(s) = self.sessions.get(k) else {
+                continue;
+            };
+            connected += usize::from(s.conn.is_some());
+            if s.is_device() {
+                devices += 1;
+                if s.conn.is_none() && oldest.is_none_or(|(t, _)| s.last_active < t) {
+                    oldest = Some((s.last_active, *k));
+                }
+            }
+        }
+        (connected, devices, oldest.map(|(_, k)| k))
     }
 
     /// The position a device login asked to resume from, and whether the attachment is

@@ -70,6 +70,39 @@ pub struct ServerConfig {
     pub max_pipelined: usize,
     /// Open connections (default 10 000); `accept` beyond it returns an error.
     pub max_connections: usize,
+    /// Connections not yet authenticated (default 1 000); `accept` beyond it returns an
+    /// error, so a flood of idle or dribbling connections cannot take every slot.
+    pub max_unauthenticated: usize,
+    /// Open connections from one address, for [`Server::accept_from`](super::Server::accept_from)
+    /// (default 64).
+    pub max_connections_per_address: usize,
+    /// Connections of one account at once (default 64); a login beyond it is refused with
+    /// `NO [LIMIT]`.
+    pub max_connections_per_user: usize,
+    /// Device sessions of one account (default 64). A new device beyond it replaces the
+    /// account's longest-detached session; when none is detached the login is refused with
+    /// `NO [LIMIT]`.
+    pub max_device_sessions_per_user: usize,
+    /// Time from accept to a successful login (default 60 s, checked with the sweep's
+    /// granularity); input does not extend it. Then `* BYE` and close.
+    pub login_timeout: Duration,
+    /// Framer limits before authentication (default 8 KiB line, 8 KiB literal, 16 KiB
+    /// message, as small as Dovecot's login process); [`decoder`](Self::decoder)'s after.
+    /// XZIP INLINE requests before authentication inflate to at most `max_message`.
+    pub preauth_limits: crate::codec::FramerLimits,
+    /// Input octets buffered across all connections, undecoded (partial commands and
+    /// literals; default 256 MiB). A connection whose input would pass it is closed with
+    /// `* BYE [LIMIT]`.
+    pub max_buffered_input: usize,
+    /// Unsent output octets per connection before the server stops executing that
+    /// connection's commands and pushing to it (queued events then overflow into RESYNC as
+    /// usual). `None` (default): unbounded, for drivers that do not report what they wrote.
+    /// A driver that calls [`Server::transmitted`](super::Server::transmitted) for every
+    /// transmission should set it (the example drivers use 1 MiB).
+    pub output_budget: Option<usize>,
+    /// Unsent output octets across connections (with `output_budget`): beyond it, every
+    /// connection that has unsent output waits (default 256 MiB).
+    pub global_output_budget: usize,
     /// Device sessions kept (default 1 000 000); a new device beyond it is refused with NO.
     pub max_sessions: usize,
     /// XMACRO definitions per device (default 64).
@@ -119,6 +152,19 @@ impl ServerConfig {
             max_folder_events: 1_000,
             max_pipelined: 256,
             max_connections: 10_000,
+            max_unauthenticated: 1_000,
+            max_connections_per_address: 64,
+            max_connections_per_user: 64,
+            max_device_sessions_per_user: 64,
+            login_timeout: Duration::from_secs(60),
+            preauth_limits: crate::codec::FramerLimits {
+                max_line: 8 * 1024,
+                max_literal: 8 * 1024,
+                max_message: 16 * 1024,
+            },
+            max_buffered_input: 256 << 20,
+            output_budget: None,
+            global_output_budget: 256 << 20,
             max_sessions: 1_000_000,
             max_macros: 64,
             allow_authorization_identity: false,

@@ -227,6 +227,16 @@ impl Server {
             CommandBody::XZip(XZipCommand::Inline(lit)) => {
                 let mut limits = self.config.inflate_limits;
                 limits.max_output = limits.max_output.min(self.config.max_inline_inflated);
+                let preauth = self
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| c.state == super::server::ConnState::NotAuthenticated);
+                if preauth {
+                    // Small work before authentication.
+                    let cap = usize::try_from(self.config.preauth_limits.max_message)
+                        .unwrap_or(usize::MAX);
+                    limits.max_output = limits.max_output.min(cap);
+                }
                 let inner = crate::compress::inflate_all(&lit.data, limits)
                     .ok()
                     .and_then(|raw| {

@@ -33,6 +33,12 @@ pub enum ServerError {
     /// `max_connections` reached.
     #[error("connection limit ({0}) reached")]
     TooManyConnections(usize),
+    /// `max_unauthenticated` reached.
+    #[error("limit of connections not yet logged in ({0}) reached")]
+    TooManyUnauthenticated(usize),
+    /// `max_connections_per_address` reached for this address.
+    #[error("connection limit per address reached for {0}")]
+    TooManyFromAddress(std::net::IpAddr),
 }
 
 /// IMAP connection state (RFC 3501 §3).
@@ -104,6 +110,14 @@ pub(crate) struct Conn {
     pub zip_start: Option<u64>,
     /// Depth of XMACRO runs in progress (inner commands still queued).
     pub macro_depth: usize,
+    /// When the connection was accepted (for the login timeout).
+    pub accepted: Instant,
+    /// The peer's address, when the caller gave it ([`Server::accept_from`]).
+    pub addr: Option<std::net::IpAddr>,
+    /// Input octets buffered in the decoder (counted in the global budget).
+    pub buffered: usize,
+    /// Output octets handed to the caller and not yet reported transmitted.
+    pub unsent: u64,
 }
 
 impl Conn {
@@ -137,6 +151,10 @@ pub struct Server {
     pub(crate) clock: SearchClock,
     next_sweep: Option<Instant>,
     pub(crate) cipher: Option<Box<dyn super::CipherProvider>>,
+    by_addr: HashMap<std::net::IpAddr, usize>,
+    unauthenticated: usize,
+    buffered_total: usize,
+    unsent_total: u64,
 }
 
 impl std::fmt::Debug for Server {
@@ -151,6 +169,13 @@ impl std::fmt::Debug for Server {
 
 /// How often timers are checked (session expiry and autologout have this granularity).
 const SWEEP: Duration = Duration::from_secs(30);
+
+/// RFC 5530 `[LIMIT]`.
+pub(crate) fn limit_code() -> Option<Code> {
+    crate::types::Atom::new(&b"LIMIT"[..])
+        .ok()
+        .map(|name| Code::Other { name, args: None })
+}
 
 impl Server {
     /// A server with the OS random source and in-memory profile persistence.
@@ -186,6 +211,10 @@ impl Server {
             clock: SearchClock::from_unix(0),
             next_sweep: None,
             cipher: None,
+            by_addr: HashMap::new(),
+            unauthenticated: 0,
+            buffered_total: 0,
+            unsent_total: 0,
         }
     }
 
@@ -207,15 +236,51 @@ impl Server {
         self.cipher = Some(provider);
     }
 
-    /// A new connection: the greeting is queued for transmission.
+    /// A new connection: the greeting is queued for transmission. See
+    /// [`accept_from`](Self::accept_from) to apply the per-address limit too.
     pub fn accept(&mut self, now: Instant) -> Result<ConnId, ServerError> {
+        self.accept_inner(now, None)
+    }
+
+    /// A new connection from `addr`: at most
+    /// [`ServerConfig::max_connections_per_address`] are open from one address.
+    pub fn accept_from(
+        &mut self,
+        now: Instant,
+        addr: std::net::IpAddr,
+    ) -> Result<ConnId, ServerError> {
+        self.accept_inner(now, Some(addr))
+    }
+
+    fn accept_inner(
+        &mut self,
+        now: Instant,
+        addr: Option<std::net::IpAddr>,
+    ) -> Result<ConnId, ServerError> {
         if self.conns.len() >= self.config.max_connections {
             return Err(ServerError::TooManyConnections(self.config.max_connections));
         }
+        if self.unauthenticated >= self.config.max_unauthenticated {
+            return Err(ServerError::TooManyUnauthenticated(
+                self.config.max_unauthenticated,
+            ));
+        }
+        if let Some(a) = addr {
+            let n = self.by_addr.entry(a).or_default();
+            if *n >= self.config.max_connections_per_address {
+                return Err(ServerError::TooManyFromAddress(a));
+            }
+            *n += 1;
+        }
+        self.unauthenticated += 1;
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        let preauth = crate::codec::DecoderOptions {
+            limits: self.config.preauth_limits,
+            ..self.config.decoder
+        };
         let conn = Conn {
-            decoder: CommandDecoder::new(self.config.decoder),
+            decoder: CommandDecoder::new(preauth),
             state: ConnState::NotAuthenticated,
             session: None,
             work: VecDeque::new(),
@@ -233,6 +298,10 @@ impl Server {
             resume_base: None,
             zip_start: None,
             macro_depth: 0,
+            accepted: now,
+            addr,
+            buffered: 0,
+            unsent: 0,
         };
         self.conns.insert(id, conn);
         let greeting = Response::Status(StatusResponse {
@@ -276,10 +345,88 @@ impl Server {
         } else {
             c.decoder.feed(bytes);
         }
+        // The global budget of undecoded input (partial commands, literals in progress).
+        let now_buffered = c.decoder.buffered_len();
+        let others = self.buffered_total - c.buffered;
+        if others.saturating_add(now_buffered) > self.config.max_buffered_input {
+            self.status(
+                conn,
+                None,
+                Status::Bye,
+                limit_code(),
+                "Server busy: too much input buffered",
+            );
+            self.close_conn(conn, now);
+            self.flush_all();
+            return Ok(());
+        }
         self.read_messages(conn, now);
         self.process(conn, now);
+        self.track_buffered(conn);
         self.flush_all();
         Ok(())
+    }
+
+    /// Output octets of a connection that the caller has written to the transport (needed
+    /// with [`ServerConfig::output_budget`]): the connection resumes executing commands and
+    /// receiving pushes once its unsent output is below the budget.
+    pub fn transmitted(&mut self, conn: ConnId, octets: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let n = (octets as u64).min(c.unsent);
+        c.unsent -= n;
+        self.unsent_total -= n;
+        if !self.output_paused(conn) {
+            self.process(conn, now);
+            if let Some(sk) = self.conns.get(&conn).and_then(|c| c.session) {
+                self.push_in_band(sk, now);
+            }
+            self.track_buffered(conn);
+            self.flush_all();
+        }
+    }
+
+    /// Output octets handed out and not reported transmitted, for one connection.
+    pub fn unsent(&self, conn: ConnId) -> Option<u64> {
+        self.conns.get(&conn).map(|c| c.unsent)
+    }
+
+    /// Input octets buffered undecoded across all connections.
+    pub fn buffered_input(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Does the connection wait for its output to drain?
+    pub(crate) fn output_paused(&self, conn: ConnId) -> bool {
+        let Some(budget) = self.config.output_budget else {
+            return false;
+        };
+        self.conns.get(&conn).is_some_and(|c| {
+            // Output not yet handed out (still in the write buffer) counts too.
+            let pending = c.unsent.saturating_add(c.wbuf.len() as u64);
+            pending > budget as u64
+                || (pending > 0 && self.unsent_total > self.config.global_output_budget as u64)
+        })
+    }
+
+    fn track_buffered(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let b = c.decoder.buffered_len();
+            self.buffered_total = self.buffered_total - c.buffered + b;
+            c.buffered = b;
+        }
+    }
+
+    /// A connection logged in: the pre-authentication limits give way to the normal ones.
+    pub(crate) fn authenticated(&mut self, conn: ConnId) {
+        let limits = self.config.decoder.limits;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if c.state == ConnState::NotAuthenticated {
+                self.unauthenticated = self.unauthenticated.saturating_sub(1);
+                c.decoder.set_limits(limits);
+            }
+        }
     }
 
     /// The peer closed the connection (or the transport failed). The device session, if
@@ -412,6 +559,20 @@ impl Server {
             return;
         }
         self.next_sweep = None;
+        let login_timeout = self.config.login_timeout;
+        let late: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.state == ConnState::NotAuthenticated
+                    && now.saturating_duration_since(c.accepted) >= login_timeout
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.status(id, None, Status::Bye, None, "Login timeout");
+            self.close_conn(id, now);
+        }
         let autologout = self.config.autologout;
         let stale: Vec<ConnId> = self
             .conns
@@ -444,7 +605,7 @@ impl Server {
             self.end_session(k);
         }
         if !self.conns.is_empty() || !self.sessions.is_empty() {
-            self.next_sweep = Some(now + SWEEP);
+            self.next_sweep = Some(now + self.sweep_interval());
         }
         self.flush_all();
     }
@@ -510,8 +671,15 @@ impl Server {
 
     fn arm_sweep(&mut self, now: Instant) {
         if self.next_sweep.is_none() {
-            self.next_sweep = Some(now + SWEEP);
+            self.next_sweep = Some(now + self.sweep_interval());
         }
+    }
+
+    /// The timer granularity: 30 s, or less when the login timeout is shorter.
+    fn sweep_interval(&self) -> Duration {
+        SWEEP
+            .min(self.config.login_timeout)
+            .max(Duration::from_millis(10))
     }
 
     pub(crate) fn next_request_id(&mut self) -> RequestId {
@@ -601,6 +769,8 @@ impl Server {
                     Some(d) => Bytes::from(d.compress(&plain)),
                     None => plain,
                 };
+                c.unsent += data.len() as u64;
+                self.unsent_total += data.len() as u64;
                 self.out.push_back(Output::Transmit { conn, data });
             }
         }
@@ -646,6 +816,19 @@ impl Server {
             return;
         };
         self.dirty.retain(|d| *d != conn);
+        self.buffered_total -= c.buffered;
+        self.unsent_total -= c.unsent;
+        if c.state == ConnState::NotAuthenticated {
+            self.unauthenticated = self.unauthenticated.saturating_sub(1);
+        }
+        if let Some(a) = c.addr {
+            if let Some(n) = self.by_addr.get_mut(&a) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.by_addr.remove(&a);
+                }
+            }
+        }
         if let Some(sk) = c.session {
             let plain = match self.sessions.get_mut(&sk) {
                 Some(s) if s.conn == Some(conn) => {
@@ -709,9 +892,13 @@ impl Server {
                         return;
                     }
                     // After COMPRESS the bytes that follow belong to the compressed stream:
-                    // stop decoding until the command has run (RFC 4978 §3).
+                    // stop decoding until the command has run (RFC 4978 §3). After LOGIN /
+                    // AUTHENTICATE too: what follows is framed with the limits of the state
+                    // the login leads to (small before authentication, normal after).
                     let stop = matches!(&msg, ClientMessage::Command(cmd)
-                        if matches!(cmd.body, crate::types::CommandBody::Compress { .. }));
+                        if matches!(cmd.body, crate::types::CommandBody::Compress { .. }
+                            | crate::types::CommandBody::Login { .. }
+                            | crate::types::CommandBody::Authenticate { .. }));
                     c.work.push_back(Work::Msg(msg));
                     if stop {
                         return;
@@ -758,7 +945,7 @@ impl Server {
             Busy::Idle(_) => true,
             Busy::No => inband_push && c.work.is_empty(),
             _ => false,
-        };
+        } && !self.output_paused(conn);
         if ok {
             self.deliver(conn, false);
         }
@@ -850,6 +1037,13 @@ impl Server {
             if c.closed || matches!(c.busy, Busy::Request(_)) {
                 return;
             }
+            if self.output_paused(conn) {
+                // Backpressure: nothing more is executed until the output drains.
+                return;
+            }
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
             let Some(w) = c.work.pop_front() else {
                 // Decoding may have paused (after COMPRESS): read what is buffered.
                 if c.decoder.buffered_len() > 0 && !c.closed {

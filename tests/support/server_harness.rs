@@ -437,6 +437,11 @@ impl<S: Store> Harness<S> {
         }
     }
 
+    /// Take actions from a direct driver call (timeouts, transmissions) into the outputs.
+    pub fn absorb_for_test(&mut self, actions: Vec<Action>) {
+        self.absorb(actions);
+    }
+
     /// Open a connection; returns it with the greeting consumed.
     pub fn connect(&mut self) -> ConnId {
         let (c, a) = self.d.accept(self.now).expect("accept");
