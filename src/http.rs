@@ -980,8 +980,9 @@ impl HttpConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExchangeId(pub u64);
 
-/// A complete non-persistent response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A complete non-persistent response. `Debug` redacts the cookie and shows the body's size
+/// only (it may carry a LOGIN's SESSIONID).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status ([`status_for`] of the configured draft, or a refusal's).
     pub status: u16,
@@ -994,6 +995,21 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
     /// What happened, as used for the status.
     pub outcome: BatchOutcome,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field(
+                "set_cookie",
+                &self.set_cookie.as_ref().map(|_| "<redacted>"),
+            )
+            .field("body_len", &self.body.len())
+            .field("outcome", &self.outcome)
+            .finish()
+    }
 }
 
 impl HttpResponse {

@@ -198,7 +198,6 @@ struct MacroRun {
 /// assert!(std::iter::from_fn(|| c.poll_output()).any(|o| matches!(o,
 ///     Output::Event(Event::Mailbox(_)))));
 /// ```
-#[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
     state: ClientState,
@@ -233,6 +232,23 @@ pub struct Client {
     /// start on this connection.
     resume: Option<ResumeCursor>,
     resume_base: Option<u64>,
+}
+
+/// Shows the state, not the queued bytes (a LOGIN's password may be among them).
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state)
+            .field("capabilities", &self.caps)
+            .field("queued", &self.send_queue.len())
+            .field("in_flight", &self.in_flight.len())
+            .field("outputs", &self.outputs.len())
+            .field("idling", &self.is_idling())
+            .field("compressed", &self.deflate.is_some())
+            .field("mailbox", &self.view.as_ref().map(|v| v.name()))
+            .field("resume", &self.resume)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {

@@ -16,15 +16,27 @@ pub struct CommandHandle(pub(crate) u64);
 pub struct MacroHandle(pub(crate) u64);
 
 /// One output of [`Client::poll_output`](super::Client::poll_output), in order.
+///
+/// `Debug` shows the size of transmitted bytes, not the bytes: they may carry a LOGIN
+/// password.
 // Outputs are drained right away; boxing events would cost an allocation per event.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
     /// Bytes to write to the server, in order.
     Transmit(Bytes),
     /// Something happened.
     Event(Event),
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Transmit(b) => write!(f, "Transmit(<{} bytes>)", b.len()),
+            Output::Event(e) => f.debug_tuple("Event").field(e).finish(),
+        }
+    }
 }
 
 /// How the server greeted.

@@ -11,7 +11,9 @@ use super::request::{Request, RequestId};
 pub struct ConnId(pub u64);
 
 /// One output of [`Server::poll_output`](super::Server::poll_output).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the size of transmitted bytes, not the bytes (a `* SESSIONID` is a secret).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
     /// Send these bytes on the connection.
@@ -53,4 +55,24 @@ pub struct Notification {
     pub address: Bytes,
     /// The payload: an OMA EMN document or an EXTENDED notification, sized for the channel.
     pub payload: Bytes,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Transmit { conn, data } => f
+                .debug_struct("Transmit")
+                .field("conn", conn)
+                .field("len", &data.len())
+                .finish_non_exhaustive(),
+            Output::Request { id, conn, request } => f
+                .debug_struct("Request")
+                .field("id", id)
+                .field("conn", conn)
+                .field("request", request)
+                .finish(),
+            Output::Notify(n) => f.debug_tuple("Notify").field(n).finish(),
+            Output::Close { conn } => f.debug_struct("Close").field("conn", conn).finish(),
+        }
+    }
 }
