@@ -45,7 +45,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_TYPE, COOKIE, TRANSFER_ENCODING};
 use hyper::{Method, Request, Response, StatusCode};
@@ -67,8 +67,54 @@ use demo_setup::*;
 
 /// Responses queued for one persistent stream before it counts as stuck and is closed.
 const STREAM_QUEUE: usize = 1024;
-/// Largest non-persistent request body.
+/// Largest non-persistent request body of a logged-in cookie session.
 const MAX_BODY: usize = 16 << 20;
+/// Largest request body without a logged-in session (a LOGIN and a few commands).
+const ANON_MAX_BODY: usize = 64 << 10;
+/// Request body octets being received across all requests at once; beyond it a request is
+/// refused with 503, so unfinished bodies cannot pin unbounded memory.
+const GLOBAL_BODY_BUDGET: usize = 64 << 20;
+
+/// Octets of request bodies in flight, across requests.
+static BODY_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A share of [`GLOBAL_BODY_BUDGET`], given back when dropped.
+struct BodyReservation(usize);
+
+impl BodyReservation {
+    /// Take `n` more octets, or `false` when the global budget is spent.
+    fn grow(&mut self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let prev = BODY_BYTES.fetch_add(n, Ordering::SeqCst);
+        self.0 += n;
+        prev + n <= GLOBAL_BODY_BUDGET
+    }
+}
+
+impl Drop for BodyReservation {
+    fn drop(&mut self) {
+        BODY_BYTES.fetch_sub(self.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Read a request body up to `max` octets within the global budget.
+async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, StatusCode> {
+    let mut reservation = BodyReservation(0);
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            if !reservation.grow(data.len()) {
+                return Err(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
 /// How long a POST waits for the server's responses.
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -295,11 +341,20 @@ async fn one_exchange(req: Request<Incoming>, state: State) -> Response<ResBody>
         (!parts.is_empty()).then(|| parts.join("; "))
     };
     let gzip = header(&req, ACCEPT_ENCODING).is_some_and(accepts_gzip);
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            eprintln!("request body: {e}");
-            return full(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\r\n");
+    let max = if state.lock().await.http.is_authenticated(cookie.as_deref()) {
+        MAX_BODY
+    } else {
+        ANON_MAX_BODY
+    };
+    let body = match read_body(req.into_body(), max).await {
+        Ok(b) => b,
+        Err(StatusCode::SERVICE_UNAVAILABLE) => {
+            eprintln!("request body: global body budget spent");
+            return full(StatusCode::SERVICE_UNAVAILABLE, "server busy\r\n");
+        }
+        Err(status) => {
+            eprintln!("request body refused: {status}");
+            return full(status, "request body refused\r\n");
         }
     };
     let (exchange, rx) = {

@@ -942,6 +942,13 @@ pub struct HttpConfig {
     /// closed, and the device session waits in the server for resumption by device id
     /// (default 30 minutes).
     pub idle_expiry: Duration,
+    /// Cookie sessions not (yet) logged in, at most (default 100). A POST that would create
+    /// one more ends the longest-idle of them, so a flood of anonymous POSTs can neither
+    /// fill [`max_sessions`](Self::max_sessions) nor lock out users who log in.
+    pub max_anonymous_sessions: usize,
+    /// A cookie session still not logged in after this long without a POST is ended
+    /// (default 60 s).
+    pub anonymous_expiry: Duration,
     /// Largest POST body (default 16 MiB).
     pub max_body: usize,
     /// Most commands per POST (default 128; the server's `max_pipelined` is 256).
@@ -968,6 +975,8 @@ impl HttpConfig {
             cookie_path: if draft >= 12 { "/lemonade" } else { "/pimap" }.into(),
             max_sessions: 1000,
             idle_expiry: Duration::from_secs(30 * 60),
+            max_anonymous_sessions: 100,
+            anonymous_expiry: Duration::from_secs(60),
             max_body: 16 << 20,
             max_commands: 128,
             max_pending_output: 1 << 20,
@@ -1358,6 +1367,7 @@ impl HttpSessions {
                 (c, conn, false)
             }
             None => {
+                self.make_room_for_anonymous(server, now);
                 if self.conns.len() >= self.config.max_sessions {
                     let limit = self.config.max_sessions;
                     return self.reject(HttpError::TooManySessions { limit });
@@ -1663,7 +1673,14 @@ impl HttpSessions {
             .sessions
             .values()
             .filter(|s| s.exchange.is_none())
-            .map(|s| s.last_active + self.config.idle_expiry)
+            .map(|s| {
+                let limit = if s.authenticated {
+                    self.config.idle_expiry
+                } else {
+                    self.config.anonymous_expiry
+                };
+                s.last_active + limit
+            })
             .min();
         if self.doomed.is_empty() {
             expiry
@@ -1672,17 +1689,54 @@ impl HttpSessions {
         }
     }
 
-    /// End cookie sessions idle for [`HttpConfig::idle_expiry`] (their server connections
-    /// are closed; the device sessions stay in the server for resumption) and close the
-    /// connections of sessions that overflowed.
+    /// Anonymous (not logged in) cookie sessions: keep them under
+    /// [`HttpConfig::max_anonymous_sessions`] by ending the longest-idle one.
+    fn make_room_for_anonymous(&mut self, server: &mut Server, now: Instant) {
+        let anonymous = self.sessions.values().filter(|s| !s.authenticated).count();
+        if anonymous < self.config.max_anonymous_sessions {
+            return;
+        }
+        let oldest = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| !s.authenticated && s.exchange.is_none())
+            .min_by_key(|(_, s)| s.last_active)
+            .map(|(k, _)| k.clone());
+        if let Some(s) = oldest.and_then(|k| self.sessions.remove(&k)) {
+            self.conns.remove(&s.conn);
+            server.handle_close(s.conn, now);
+        }
+    }
+
+    /// Does this `Cookie` header name a logged-in session? (A front end can allow such
+    /// requests larger bodies than anonymous ones.)
+    pub fn is_authenticated(&self, cookie_header: Option<&str>) -> bool {
+        cookie_header
+            .and_then(session_cookie)
+            .and_then(|c| self.sessions.get(c))
+            .is_some_and(|s| s.authenticated)
+    }
+
+    /// Cookie sessions now (for monitoring): all, and those not logged in.
+    pub fn session_counts(&self) -> (usize, usize) {
+        let anonymous = self.sessions.values().filter(|s| !s.authenticated).count();
+        (self.sessions.len(), anonymous)
+    }
+
+    /// End cookie sessions idle for [`HttpConfig::idle_expiry`] (or, not logged in, for
+    /// [`HttpConfig::anonymous_expiry`]; their server connections are closed; the device
+    /// sessions stay in the server for resumption) and close the connections of sessions
+    /// that overflowed.
     pub fn handle_timeout(&mut self, server: &mut Server, now: Instant) {
         self.reap(server, now);
         let idle = self.config.idle_expiry;
+        let anon = self.config.anonymous_expiry;
         let expired: Vec<String> = self
             .sessions
             .iter()
             .filter(|(_, s)| {
-                s.exchange.is_none() && now.saturating_duration_since(s.last_active) >= idle
+                let limit = if s.authenticated { idle } else { anon };
+                s.exchange.is_none() && now.saturating_duration_since(s.last_active) >= limit
             })
             .map(|(k, _)| k.clone())
             .collect();
