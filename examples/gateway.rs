@@ -1522,7 +1522,10 @@ async fn send_raw(
 async fn main() -> std::io::Result<()> {
     let cfg = Arc::new(parse_args());
     let listener = TcpListener::bind(("127.0.0.1", cfg.listen_port)).await?;
-    let mut server = Server::new(ServerConfig::default());
+    let mut config = ServerConfig::default();
+    // Backpressure: connection tasks report what they wrote (`transmitted`).
+    config.output_budget = Some(1 << 20);
+    let mut server = Server::new(config);
     server.set_unix_time(unix_now());
     let udp = match cfg.notify {
         NotifyCfg::Udp(to) => Some((std::net::UdpSocket::bind(("127.0.0.1", 0))?, to)),
@@ -1590,11 +1593,12 @@ async fn accept_loop(listener: TcpListener, state: State) {
 }
 
 async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
+    let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::channel(WRITE_QUEUE);
     let conn = {
         let mut st = state.lock().await;
         let now = Instant::now();
-        match st.server.accept(now) {
+        match st.server.accept_from(now, peer.ip()) {
             Ok(conn) => {
                 st.writers.insert(conn, tx);
                 st.pump(&state, now);
@@ -1616,6 +1620,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
                     if let Err(e) = stream.write_all(&data).await {
                         break format!("write failed: {e}");
                     }
+                    let mut st = state.lock().await;
+                    let now = Instant::now();
+                    st.server.transmitted(conn, data.len(), now);
+                    st.pump(&state, now);
                 }
                 Some(Out::Close) => break "closed by server".to_string(),
                 None => break "dropped by server".to_string(),
@@ -1626,6 +1634,9 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
                     Ok(n) => n,
                     Err(e) => break format!("read failed: {e}"),
                 };
+                // ACK at once: a client's Nagle must not wait for our delayed ACK.
+                #[cfg(target_os = "linux")]
+                let _ = socket2::SockRef::from(&stream).set_tcp_quickack(true);
                 let mut st = state.lock().await;
                 let now = Instant::now();
                 if let Err(e) = st.server.handle_input(conn, &buf[..n], now) {

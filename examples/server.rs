@@ -17,11 +17,21 @@
 //!   Out-of-band notifications are logged to stderr as well.
 //! * `--max-seconds N` exits after N seconds (bounded runs in tests and CI).
 //!
-//! Design: one [`Driver`] behind a `tokio::sync::Mutex`, shared by every task. A connection
-//! task reads its socket, feeds the driver, and the returned [`Action`]s are dispatched to
-//! the writers of the connections they name (a map from [`ConnId`] to a bounded channel)
-//! while the lock is still held, so output order across connections follows the driver's.
-//! A connection whose channel is full (a peer that stopped reading) is dropped.
+//! Design: the sans-IO [`Server`] behind a `tokio::sync::Mutex`, shared by every task. A
+//! connection task reads its socket and feeds the server; the server's outputs are drained
+//! while the lock is held: bytes go to the writer of the connection they name (a bounded
+//! channel), requests (store operations, submissions) run **off the state machine**, on
+//! tokio's blocking pool against the store behind its own lock, so one user's expensive
+//! SEARCH never stalls another user's NOOP. Their replies, with the changes the store
+//! recorded, come back through one ordered channel (sent while the store lock is held, so
+//! changes reach the server in the order the store made them) and are applied by a single
+//! task: changes first, then the completion, as [`Server::mailbox_changed`] requires.
+//!
+//! Backpressure: the server runs with a 1 MiB output budget per connection; each
+//! connection task reports what it wrote ([`Server::transmitted`]), so a peer that stops
+//! reading stops its own commands and pushes (its queued events overflow into RESYNC), not
+//! the process. Sockets have `TCP_NODELAY` so responses are not held by Nagle's algorithm,
+//! and `TCP_QUICKACK` after each read so a client's own Nagle does not wait for our ACK.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -33,16 +43,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Mutex};
 
-use pimap::server::blocking::{Action, Driver};
+use pimap::server::blocking::{Notifier, Submitter};
 use pimap::server::memory::MemoryStore;
-use pimap::server::{ConnId, SearchClock, Server, ServerConfig};
+use pimap::server::{
+    ConnId, MailboxChange, Output, Reply, Request, RequestId, SearchClock, Server, ServerConfig,
+};
+use pimap::types::Mailbox;
 
 #[path = "shared/demo_setup.rs"]
 mod demo_setup;
 use demo_setup::*;
 
-/// Chunks queued for one connection before it counts as stuck and is dropped.
-const WRITE_QUEUE: usize = 1024;
+/// Chunks queued for one connection; with the output budget this is a last resort only.
+const WRITE_QUEUE: usize = 4096;
+/// Unsent output per connection before the server stops executing its commands.
+const OUTPUT_BUDGET: usize = 1 << 20;
 
 /// What a connection's task is told to do.
 enum Out {
@@ -50,41 +65,99 @@ enum Out {
     Close,
 }
 
-/// Everything behind the lock: the driver and the writers of the open connections.
+/// A store or submission reply, with the store changes to feed before it.
+struct Done {
+    id: Option<RequestId>,
+    reply: Reply,
+    changes: Vec<(Bytes, Mailbox, MailboxChange)>,
+}
+
+type Store = Arc<std::sync::Mutex<MemoryStore>>;
+
+/// Everything behind the lock: the server and the writers of the open connections.
 struct Shared {
-    driver: Driver<MemoryStore, LogSubmitter, LogNotifier>,
+    server: Server,
     writers: HashMap<ConnId, mpsc::Sender<Out>>,
+    store: Store,
+    done: mpsc::UnboundedSender<Done>,
 }
 
 impl Shared {
-    /// Hand actions to the connections they name. A connection that cannot take more
-    /// output (its peer does not read) is closed in the server and dropped.
-    fn dispatch(&mut self, actions: Vec<Action>, now: Instant) {
-        let mut queue = actions;
-        while !queue.is_empty() {
-            let mut more = Vec::new();
-            for a in queue {
-                match a {
-                    Action::Transmit(conn, data) => {
-                        let Some(tx) = self.writers.get(&conn) else {
-                            continue;
-                        };
-                        if tx.try_send(Out::Data(data)).is_err() {
-                            eprintln!("conn {}: output queue full or closed; dropping", conn.0);
-                            self.writers.remove(&conn);
-                            more.extend(self.driver.closed(conn, now));
-                        }
-                    }
-                    Action::Close(conn) => {
-                        if let Some(tx) = self.writers.remove(&conn) {
-                            // If the queue is full the task ends when the sender drops.
-                            let _ = tx.try_send(Out::Close);
-                        }
+    /// Drain the server's outputs: bytes to writers, requests to the blocking pool. A
+    /// connection whose queue is full anyway (it should not be, with the budget) is closed.
+    fn pump(&mut self, now: Instant) {
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                Output::Transmit { conn, data } => {
+                    let Some(tx) = self.writers.get(&conn) else {
+                        continue;
+                    };
+                    if tx.try_send(Out::Data(data)).is_err() {
+                        eprintln!("conn {}: output queue full or closed; dropping", conn.0);
+                        self.writers.remove(&conn);
+                        self.server.handle_close(conn, now);
                     }
                 }
+                Output::Close { conn } => {
+                    if let Some(tx) = self.writers.remove(&conn) {
+                        // If the queue is full the task ends when the sender drops.
+                        let _ = tx.try_send(Out::Close);
+                    }
+                }
+                Output::Notify(n) => LogNotifier.notify(&n),
+                Output::Request { id, request, .. } => {
+                    let store = self.store.clone();
+                    let done = self.done.clone();
+                    tokio::task::spawn_blocking(move || perform(&store, &done, id, &request));
+                }
+                _ => {}
             }
-            queue = more;
         }
+    }
+}
+
+/// Run one request on the blocking pool. The reply and the changes are sent while the store
+/// lock is held, so they reach the server in the store's order.
+fn perform(store: &Store, done: &mpsc::UnboundedSender<Done>, id: RequestId, request: &Request) {
+    let reply = match request {
+        Request::Submit(s) => match LogSubmitter.submit(s) {
+            Ok(()) => Reply::Submitted,
+            Err(why) => Reply::no(why),
+        },
+        other => {
+            let Ok(mut st) = store.lock() else {
+                return;
+            };
+            let reply = st.handle(other);
+            let changes = st.take_changes();
+            let _ = done.send(Done {
+                id: Some(id),
+                reply,
+                changes,
+            });
+            return;
+        }
+    };
+    let _ = done.send(Done {
+        id: Some(id),
+        reply,
+        changes: Vec::new(),
+    });
+}
+
+/// Apply replies in order: the changes first, then the completion.
+async fn completer(state: State, mut rx: mpsc::UnboundedReceiver<Done>) {
+    while let Some(d) = rx.recv().await {
+        let mut st = state.lock().await;
+        let now = Instant::now();
+        for (user, mailbox, change) in d.changes {
+            st.server.mailbox_changed(&user, &mailbox, change, now);
+        }
+        if let Some(id) = d.id {
+            // The id came from this server and is completed once.
+            let _ = st.server.complete(id, d.reply, now);
+        }
+        st.pump(now);
     }
 }
 
@@ -100,13 +173,19 @@ async fn main() -> std::io::Result<()> {
         None => None,
     };
 
-    let mut server = Server::new(ServerConfig::default());
+    let mut config = ServerConfig::default();
+    config.output_budget = Some(OUTPUT_BUDGET);
+    let mut server = Server::new(config);
     server.set_unix_time(unix_now());
-    let driver = Driver::new(server, demo_store(&args.users), LogSubmitter, LogNotifier);
+    let store: Store = Arc::new(std::sync::Mutex::new(demo_store(&args.users)));
+    let (done, done_rx) = mpsc::unbounded_channel();
     let state: State = Arc::new(Mutex::new(Shared {
-        driver,
+        server,
         writers: HashMap::new(),
+        store: store.clone(),
+        done: done.clone(),
     }));
+    tokio::spawn(completer(state.clone(), done_rx));
 
     {
         let mut out = std::io::stdout().lock();
@@ -121,7 +200,7 @@ async fn main() -> std::io::Result<()> {
 
     tokio::spawn(timers(state.clone()));
     if let Some(l) = inject {
-        tokio::spawn(inject_listener(l, StoreInjector(state.clone())));
+        tokio::spawn(inject_listener(l, StoreInjector { store, done }));
     }
     let accept = imap_listener(imap, state);
     match args.max_seconds {
@@ -146,11 +225,13 @@ async fn timers(state: State) {
         let now = Instant::now();
         let unix = unix_now();
         let mut st = state.lock().await;
-        st.driver.server.set_unix_time(unix);
-        st.driver.store.set_clock(SearchClock::from_unix(unix));
-        if st.driver.server.poll_timeout().is_some_and(|t| t <= now) {
-            let actions = st.driver.timeout(now);
-            st.dispatch(actions, now);
+        st.server.set_unix_time(unix);
+        if let Ok(mut store) = st.store.lock() {
+            store.set_clock(SearchClock::from_unix(unix));
+        }
+        if st.server.poll_timeout().is_some_and(|t| t <= now) {
+            st.server.handle_timeout(now);
+            st.pump(now);
         }
     }
 }
@@ -171,14 +252,17 @@ async fn imap_listener(listener: TcpListener, state: State) {
 
 /// One IMAP connection: socket input goes to the driver, the channel's output to the socket.
 async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: State) {
+    // Answer at once: a client that writes a command and its CRLF in two segments must not
+    // wait for Nagle against its delayed ACK.
+    let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::channel(WRITE_QUEUE);
     let conn = {
         let mut st = state.lock().await;
         let now = Instant::now();
-        match st.driver.accept(now) {
-            Ok((conn, actions)) => {
+        match st.server.accept_from(now, peer.ip()) {
+            Ok(conn) => {
                 st.writers.insert(conn, tx);
-                st.dispatch(actions, now);
+                st.pump(now);
                 conn
             }
             Err(e) => {
@@ -198,6 +282,10 @@ async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: St
                     if let Err(e) = stream.write_all(&data).await {
                         break format!("write failed: {e}");
                     }
+                    let mut st = state.lock().await;
+                    let now = Instant::now();
+                    st.server.transmitted(conn, data.len(), now);
+                    st.pump(now);
                 }
                 Some(Out::Close) => break "closed by server".to_string(),
                 None => break "dropped by server".to_string(),
@@ -208,10 +296,11 @@ async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: St
                     Ok(n) => n,
                     Err(e) => break format!("read failed: {e}"),
                 };
+                quick_ack(&stream);
                 let mut st = state.lock().await;
                 let now = Instant::now();
-                match st.driver.input(conn, &buf[..n], now) {
-                    Ok(actions) => st.dispatch(actions, now),
+                match st.server.handle_input(conn, &buf[..n], now) {
+                    Ok(()) => st.pump(now),
                     Err(e) => break format!("server: {e}"),
                 }
             }
@@ -230,27 +319,49 @@ async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: St
         let now = Instant::now();
         // The server may have closed it already; then this is a no-op.
         if st.writers.remove(&conn).is_some() {
-            let actions = st.driver.closed(conn, now);
-            st.dispatch(actions, now);
+            st.server.handle_close(conn, now);
+            st.pump(now);
         }
     }
     eprintln!("conn {}: {why}", conn.0);
 }
 
-/// The inject port adds to the in-memory store and lets the server push the change.
+/// ACK what was read at once (Linux keeps quick-ACK mode only briefly, so after every read):
+/// a command whose last bytes wait behind the client's Nagle is then answered without the
+/// 40 ms delayed-ACK stall. `TCP_NODELAY` alone does not help: the wait is on the client.
+fn quick_ack(stream: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+    #[cfg(not(target_os = "linux"))]
+    let _ = stream;
+}
+
+/// The inject port adds to the in-memory store and lets the server push the change (the
+/// changes go through the same ordered channel as request replies).
 #[derive(Clone)]
-struct StoreInjector(State);
+struct StoreInjector {
+    store: Store,
+    done: mpsc::UnboundedSender<Done>,
+}
 
 impl Injector for StoreInjector {
     async fn inject(&self, user: &str, mailbox: &str, message: &[u8]) -> Option<u32> {
-        let mut st = self.0.lock().await;
-        let now = Instant::now();
-        let uid = st
-            .driver
-            .store
-            .inject(user, mailbox, message, Vec::new(), None);
-        let actions = st.driver.sync_store(now);
-        st.dispatch(actions, now);
-        uid
+        let store = self.store.clone();
+        let done = self.done.clone();
+        let (user, mailbox, message) = (user.to_string(), mailbox.to_string(), message.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let mut st = store.lock().ok()?;
+            let uid = st.inject(&user, &mailbox, &message, Vec::new(), None);
+            let changes = st.take_changes();
+            let _ = done.send(Done {
+                id: None,
+                reply: Reply::Ok,
+                changes,
+            });
+            uid
+        })
+        .await
+        .ok()
+        .flatten()
     }
 }
