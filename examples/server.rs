@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Mutex};
 
@@ -175,6 +175,10 @@ async fn main() -> std::io::Result<()> {
 
     let mut config = ServerConfig::default();
     config.output_budget = Some(OUTPUT_BUDGET);
+    if let Some(n) = args.per_user {
+        config.max_connections_per_user = n;
+        config.max_device_sessions_per_user = n;
+    }
     let mut server = Server::new(config);
     server.set_unix_time(unix_now());
     let store: Store = Arc::new(std::sync::Mutex::new(demo_store(&args.users)));
@@ -259,7 +263,13 @@ async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: St
     let conn = {
         let mut st = state.lock().await;
         let now = Instant::now();
-        match st.server.accept_from(now, peer.ip()) {
+        // The per-address cap applies to remote peers; loopback is a local proxy or test.
+        let accepted = if peer.ip().is_loopback() {
+            st.server.accept(now)
+        } else {
+            st.server.accept_from(now, peer.ip())
+        };
+        match accepted {
             Ok(conn) => {
                 st.writers.insert(conn, tx);
                 st.pump(now);
@@ -274,7 +284,9 @@ async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: St
     };
     eprintln!("conn {}: accepted from {peer}", conn.0);
 
-    let mut buf = vec![0u8; 16 * 1024];
+    // No read buffer is kept while the connection idles (thousands of idle devices): one is
+    // taken when the socket is readable and given back after the read.
+    let mut buf: Vec<u8> = Vec::new();
     let why = loop {
         tokio::select! {
             out = rx.recv() => match out {
@@ -290,16 +302,26 @@ async fn connection(mut stream: TcpStream, peer: std::net::SocketAddr, state: St
                 Some(Out::Close) => break "closed by server".to_string(),
                 None => break "dropped by server".to_string(),
             },
-            n = stream.read(&mut buf) => {
-                let n = match n {
+            r = stream.readable() => {
+                if let Err(e) = r {
+                    break format!("read failed: {e}");
+                }
+                buf.resize(16 * 1024, 0);
+                let n = match stream.try_read(&mut buf) {
                     Ok(0) => break "closed by peer".to_string(),
                     Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        buf = Vec::new();
+                        continue;
+                    }
                     Err(e) => break format!("read failed: {e}"),
                 };
                 quick_ack(&stream);
                 let mut st = state.lock().await;
                 let now = Instant::now();
-                match st.server.handle_input(conn, &buf[..n], now) {
+                let fed = st.server.handle_input(conn, &buf[..n], now);
+                buf = Vec::new();
+                match fed {
                     Ok(()) => st.pump(now),
                     Err(e) => break format!("server: {e}"),
                 }

@@ -94,24 +94,28 @@ pub struct Args {
     pub inject_port: Option<u16>,
     pub users: Vec<(String, String)>,
     pub max_seconds: Option<u64>,
+    /// `--per-user N`: connections and device sessions per account (load tests with one
+    /// account and thousands of devices; the library's defaults otherwise).
+    pub per_user: Option<usize>,
 }
 
 fn print_usage(program: &str) -> ! {
     eprintln!(
         "usage: {program} --port PORT [--inject-port PORT] [--user NAME:PASSWORD ...] \
-         [--max-seconds N]"
+         [--max-seconds N] [--per-user N]"
     );
     std::process::exit(2)
 }
 
 /// Parse `--port`, `--inject-port`, `--user NAME:PASSWORD` (repeatable; default alice and
-/// bob) and `--max-seconds`.
+/// bob), `--max-seconds` and `--per-user`.
 pub fn parse_args(program: &str, default_port: u16) -> Args {
     let mut args = Args {
         port: default_port,
         inject_port: None,
         users: Vec::new(),
         max_seconds: None,
+        per_user: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -123,6 +127,9 @@ pub fn parse_args(program: &str, default_port: u16) -> Args {
             }
             "--max-seconds" => {
                 args.max_seconds = Some(value().parse().unwrap_or_else(|_| print_usage(program)))
+            }
+            "--per-user" => {
+                args.per_user = Some(value().parse().unwrap_or_else(|_| print_usage(program)))
             }
             "--user" => {
                 let v = value();

@@ -159,6 +159,10 @@ impl CommandDecoder {
     pub fn buffered_len(&self) -> usize {
         self.framer.buffered_len()
     }
+    /// Give back buffer memory while nothing is buffered (see [`Framer::shrink`]).
+    pub fn shrink(&mut self, keep: usize) {
+        self.framer.shrink(keep);
+    }
     /// Change the size limits for what follows (small before authentication, larger
     /// after).
     pub fn set_limits(&mut self, limits: FramerLimits) {

@@ -525,6 +525,16 @@ impl Framer {
         &self.limits
     }
 
+    /// Give back the buffer's memory when nothing is buffered and it holds more than
+    /// `keep` octets of capacity (an idle connection then costs almost nothing).
+    pub fn shrink(&mut self, keep: usize) {
+        if self.buf.is_empty() && self.buf.capacity() > keep {
+            self.buf = BytesMut::new();
+            self.pos = 0;
+            self.seg_start = 0;
+        }
+    }
+
     /// Change the limits for what follows (a server raises them after authentication).
     pub fn set_limits(&mut self, limits: FramerLimits) {
         self.limits = limits;

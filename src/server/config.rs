@@ -74,7 +74,8 @@ pub struct ServerConfig {
     /// error, so a flood of idle or dribbling connections cannot take every slot.
     pub max_unauthenticated: usize,
     /// Open connections from one address, for [`Server::accept_from`](super::Server::accept_from)
-    /// (default 64).
+    /// (default 1 000: mobile carriers put many phones behind one address, so this stops a
+    /// single host, not a network).
     pub max_connections_per_address: usize,
     /// Connections of one account at once (default 64); a login beyond it is refused with
     /// `NO [LIMIT]`.
@@ -153,7 +154,7 @@ impl ServerConfig {
             max_pipelined: 256,
             max_connections: 10_000,
             max_unauthenticated: 1_000,
-            max_connections_per_address: 64,
+            max_connections_per_address: 1_000,
             max_connections_per_user: 64,
             max_device_sessions_per_user: 64,
             login_timeout: Duration::from_secs(60),

@@ -167,6 +167,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// Buffer capacity an idle connection may keep.
+const IDLE_BUFFER: usize = 1024;
+
 /// How often timers are checked (session expiry and autologout have this granularity).
 const SWEEP: Duration = Duration::from_secs(30);
 
@@ -412,6 +415,11 @@ impl Server {
 
     fn track_buffered(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
+            // Idle connections keep no buffers.
+            c.decoder.shrink(IDLE_BUFFER);
+            if c.wbuf.is_empty() && c.wbuf.capacity() > IDLE_BUFFER {
+                c.wbuf = BytesMut::new();
+            }
             let b = c.decoder.buffered_len();
             self.buffered_total = self.buffered_total - c.buffered + b;
             c.buffered = b;
@@ -764,6 +772,10 @@ impl Server {
         if let Some(c) = self.conns.get_mut(&conn) {
             if c.capturing == 0 && !c.wbuf.is_empty() {
                 let plain = c.wbuf.split().freeze();
+                if c.wbuf.capacity() > IDLE_BUFFER {
+                    // The spare capacity would pin the whole allocation while idle.
+                    c.wbuf = BytesMut::new();
+                }
                 c.written = c.written.saturating_add(plain.len() as u64);
                 let data = match c.deflate.as_mut() {
                     Some(d) => Bytes::from(d.compress(&plain)),
