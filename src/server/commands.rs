@@ -925,14 +925,11 @@ impl Server {
         };
         if let Reply::No { code, text } = &reply {
             let tag = pending.tag().clone();
-            match pending {
-                Pending::Login { .. } => {
-                    let code = crate::types::Atom::new(&b"AUTHENTICATIONFAILED"[..])
-                        .ok()
-                        .map(|name| Code::Other { name, args: None });
-                    return self.status(conn, Some(tag), Status::No, code, "Authentication failed");
-                }
-                _ => {}
+            if let Pending::Login { .. } = pending {
+                let code = crate::types::Atom::new(&b"AUTHENTICATIONFAILED"[..])
+                    .ok()
+                    .map(|name| Code::Other { name, args: None });
+                return self.status(conn, Some(tag), Status::No, code, "Authentication failed");
             }
             self.deliver(conn, false);
             return self.status(conn, Some(tag), Status::No, code.clone(), text);
