@@ -75,6 +75,9 @@ struct Device {
 #[derive(Default, Debug)]
 struct Stats {
     lossy_disconnects: usize,
+    /// Resumptions of XRESUME devices, and how many of them came with RESYNC.
+    xresume_resumes: usize,
+    xresume_resyncs: usize,
     bytes_lost: usize,
     stalls: usize,
     changes: usize,
@@ -301,11 +304,24 @@ impl Sim {
     fn note_events(&mut self, i: usize, events: &[Event]) {
         for e in events {
             match e {
+                Event::LoggedIn(LoginOutcome::ResyncRequired { .. })
+                    if self.devs[i].resumes_exactly =>
+                {
+                    self.stats.xresume_resumes += 1;
+                    self.stats.xresume_resyncs += 1;
+                    self.stats.resync += 1;
+                    self.devs[i].resync_seen = true
+                }
                 Event::ResyncRequired | Event::LoggedIn(LoginOutcome::ResyncRequired { .. }) => {
                     self.stats.resync += 1;
                     self.devs[i].resync_seen = true
                 }
-                Event::LoggedIn(LoginOutcome::ResumedSelected { .. }) => self.stats.resumes += 1,
+                Event::LoggedIn(LoginOutcome::ResumedSelected { .. }) => {
+                    self.stats.resumes += 1;
+                    if self.devs[i].resumes_exactly {
+                        self.stats.xresume_resumes += 1;
+                    }
+                }
                 // After RESYNC the client's view is known to be stale until it resyncs.
                 Event::ViewInconsistent(why) if !self.devs[i].resync_seen => {
                     panic!("device {i}: view inconsistent: {why}")
@@ -730,6 +746,8 @@ fn random_sessions_keep_every_device_consistent() {
         total.resync += sim.stats.resync;
         total.checked_messages += sim.stats.checked_messages;
         total.lossy_disconnects += sim.stats.lossy_disconnects;
+        total.xresume_resumes += sim.stats.xresume_resumes;
+        total.xresume_resyncs += sim.stats.xresume_resyncs;
         total.bytes_lost += sim.stats.bytes_lost;
         total.stalls += sim.stats.stalls;
     }
