@@ -415,12 +415,12 @@ impl Device {
         let mut resync = false;
         for e in std::mem::take(&mut l.events) {
             match e {
-                Event::Mailbox(MailboxEvent::Fetched { uid: Some(u), .. }) => {
-                    if self.pushed_seen.insert(u) && live {
-                        if let Ok(mut t) = self.timing.lock() {
-                            if let Some(at) = t.injected.get(&(self.account, u)).copied() {
-                                t.latencies.push(at.elapsed());
-                            }
+                Event::Mailbox(MailboxEvent::Fetched { uid: Some(u), .. })
+                    if self.pushed_seen.insert(u) && live =>
+                {
+                    if let Ok(mut t) = self.timing.lock() {
+                        if let Some(at) = t.injected.get(&(self.account, u)).copied() {
+                            t.latencies.push(at.elapsed());
                         }
                     }
                 }
