@@ -268,6 +268,9 @@ fn push_and_resume_through_gateway() {
         )
     });
     d.done(idle);
+    // The phone keeps its view and XRESUME position, as a real client persists them.
+    let view = d.client.mailbox().cloned();
+    let cursor = d.client.resume_cursor();
     drop(d);
 
     // The device is gone; the event is queued in its session.
@@ -278,8 +281,17 @@ fn push_and_resume_through_gateway() {
     std::thread::sleep(Duration::from_secs(3)); // the watch connection reports within ~1 s
 
     let mut d = Device::connect(gw.port);
+    if let Some(v) = view {
+        d.client.restore_view(v);
+    }
+    d.client
+        .restore_cursor(cursor.expect("the gateway offers XRESUME"));
     let outcome = d.login("alice#phone", "alicepw");
     let raw = String::from_utf8_lossy(&d.raw).into_owned();
+    assert!(
+        !raw.contains("* RESYNC"),
+        "it read everything before leaving: {raw}"
+    );
     assert!(raw.contains("* SESSION SELECTED\r\n"), "{raw}");
     assert!(raw.contains("* FOLDER INBOX\r\n"), "{raw}");
     match outcome {
