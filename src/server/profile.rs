@@ -166,16 +166,41 @@ pub trait Persistence: Send {
     fn save(&mut self, user: &[u8], device: &[u8], profile: &DeviceProfile);
 }
 
-/// Profiles kept in memory (the default).
-#[derive(Debug, Default)]
+/// Profiles kept in memory (the default), at most [`MemoryPersistence::DEFAULT_PER_USER`]
+/// per account: saving the profile of one more device drops the account's least recently
+/// used one (a device gone for good), so no account can grow the table without bound.
+#[derive(Debug)]
 pub struct MemoryPersistence {
-    profiles: HashMap<(Bytes, Bytes), DeviceProfile>,
+    profiles: HashMap<(Bytes, Bytes), (DeviceProfile, u64)>,
+    /// Devices with a profile, per account.
+    devices: HashMap<Bytes, Vec<Bytes>>,
+    per_user: usize,
+    tick: u64,
+}
+
+impl Default for MemoryPersistence {
+    fn default() -> Self {
+        Self::with_limit(Self::DEFAULT_PER_USER)
+    }
 }
 
 impl MemoryPersistence {
+    /// Profiles kept per account by default.
+    pub const DEFAULT_PER_USER: usize = 64;
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store keeping at most `per_user` profiles per account (at least 1).
+    pub fn with_limit(per_user: usize) -> Self {
+        Self {
+            profiles: HashMap::new(),
+            devices: HashMap::new(),
+            per_user: per_user.max(1),
+            tick: 0,
+        }
     }
 
     /// Number of stored profiles.
@@ -187,19 +212,72 @@ impl MemoryPersistence {
     pub fn is_empty(&self) -> bool {
         self.profiles.is_empty()
     }
+
+    fn touch(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
 }
 
 impl Persistence for MemoryPersistence {
     fn load(&mut self, user: &[u8], device: &[u8]) -> Option<DeviceProfile> {
-        self.profiles
-            .get(&(Bytes::copy_from_slice(user), Bytes::copy_from_slice(device)))
-            .cloned()
+        let t = self.touch();
+        let key = (Bytes::copy_from_slice(user), Bytes::copy_from_slice(device));
+        self.profiles.get_mut(&key).map(|(p, used)| {
+            *used = t;
+            p.clone()
+        })
     }
 
     fn save(&mut self, user: &[u8], device: &[u8], profile: &DeviceProfile) {
-        self.profiles.insert(
-            (Bytes::copy_from_slice(user), Bytes::copy_from_slice(device)),
-            profile.clone(),
+        let t = self.touch();
+        let key = (Bytes::copy_from_slice(user), Bytes::copy_from_slice(device));
+        if let Some(slot) = self.profiles.get_mut(&key) {
+            *slot = (profile.clone(), t);
+            return;
+        }
+        let list = self.devices.entry(key.0.clone()).or_default();
+        if list.len() >= self.per_user {
+            // Drop the least recently used profile of this account.
+            let oldest = list
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, d)| {
+                    self.profiles
+                        .get(&(key.0.clone(), (*d).clone()))
+                        .map_or(0, |(_, used)| *used)
+                })
+                .map(|(i, _)| i);
+            if let Some(i) = oldest {
+                let gone = list.swap_remove(i);
+                self.profiles.remove(&(key.0.clone(), gone));
+            }
+        }
+        list.push(key.1.clone());
+        self.profiles.insert(key, (profile.clone(), t));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_per_account_are_capped_least_recently_used_first() {
+        let mut m = MemoryPersistence::with_limit(2);
+        let p = DeviceProfile::default();
+        m.save(b"joe", b"a", &p);
+        m.save(b"joe", b"b", &p);
+        assert!(m.load(b"joe", b"a").is_some()); // `a` is now more recent than `b`
+        m.save(b"joe", b"c", &p);
+        assert_eq!(m.len(), 2);
+        assert!(
+            m.load(b"joe", b"b").is_none(),
+            "least recently used dropped"
         );
+        assert!(m.load(b"joe", b"a").is_some() && m.load(b"joe", b"c").is_some());
+        // Other accounts are not affected.
+        m.save(b"ann", b"a", &p);
+        assert_eq!(m.len(), 3);
     }
 }
