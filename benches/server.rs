@@ -51,8 +51,13 @@ const SESSIONS: usize = 10_000;
 const QUEUED: usize = 10_000;
 
 fn new_server() -> Server {
+    // One account with 10 000 devices: far beyond the per-account defaults (64).
+    let mut config = ServerConfig::default();
+    config.max_device_sessions_per_user = 1_000_000;
+    config.max_connections_per_user = 1_000_000;
+    config.max_unauthenticated = 1_000_000;
     Server::with_parts(
-        ServerConfig::default(),
+        config,
         Box::new(SeededRandom::new(1)),
         Box::new(MemoryPersistence::new()),
     )
