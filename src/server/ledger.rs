@@ -39,6 +39,9 @@ pub(crate) enum Delivered {
     },
     /// A folder event (`* LIST`).
     Folder(FolderEvent),
+    /// An event was written, on an attachment that keeps no entries (the client did not
+    /// opt in): only the conservative rule needs to know.
+    Written,
     /// `* RESYNC`: the device rebuilds its state; not replayable.
     Resync,
     /// A SELECT / EXAMINE response replaced the view; not replayable. A client that never saw
@@ -87,6 +90,11 @@ impl Ledger {
     /// The current epoch.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Does the current attachment keep entries (the client opted in)?
+    pub fn keeps_entries(&self) -> bool {
+        self.exact
     }
 
     /// Deliveries kept.
@@ -204,7 +212,9 @@ impl Ledger {
                 continue;
             }
             match &e.what {
-                Delivered::Resync | Delivered::Selected => return Resolution::Resync,
+                Delivered::Resync | Delivered::Selected | Delivered::Written => {
+                    return Resolution::Resync
+                }
                 what => replay.push(what.clone()),
             }
         }

@@ -250,6 +250,8 @@ impl Session {
         if let Some(sel) = self.selected.as_mut() {
             if let Some(q) = self.queues.get_mut(&sel.key) {
                 let new_format = &self.profile.prefs.inband_new_format;
+                // Events are kept for replay only when the device opted in (XRESUME).
+                let keep = self.ledger.keeps_entries();
                 let mut resync = std::mem::take(&mut q.overflowed);
                 while let Some(ev) = q.events.front() {
                     if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
@@ -259,9 +261,15 @@ impl Session {
                         break;
                     };
                     q.pushed_upto = q.pushed_upto.saturating_sub(1);
-                    if let Some((data, effect)) = render(sel, ev.clone(), new_format, &mut resync) {
-                        let key = sel.key.clone();
-                        out.push((data, Delivered::Message { key, ev, effect }));
+                    if keep {
+                        if let Some((data, effect)) =
+                            render(sel, ev.clone(), new_format, &mut resync)
+                        {
+                            let key = sel.key.clone();
+                            out.push((data, Delivered::Message { key, ev, effect }));
+                        }
+                    } else if let Some((data, _)) = render(sel, ev, new_format, &mut resync) {
+                        out.push((data, Delivered::Written));
                     }
                 }
                 if resync {
@@ -301,7 +309,9 @@ impl Session {
                     q.pushed_upto = q.pushed_upto.saturating_add(1).min(q.events.len());
                 }
                 Delivered::Folder(ev) => self.folder_events.push_front(ev),
-                Delivered::Resync | Delivered::Selected => self.owes_resync = true,
+                Delivered::Resync | Delivered::Selected | Delivered::Written => {
+                    self.owes_resync = true
+                }
             }
         }
     }
