@@ -7,8 +7,11 @@
 //! cargo build --release --example server --example chaos
 //! target/release/examples/chaos [--devices 1000] [--rounds 3] [--mail 2] [--reset 0.3]
 //!     [--stall-ms 300] [--seed 1] [--max-seconds 300] [--no-resume] [--ignore-resync]
-//!     [--server PATH]
+//!     [--server PATH] [--force]
 //! ```
+//!
+//! (`--mail-per-round`, `--reset-fraction` and `--server-bin` are accepted for `--mail`,
+//! `--reset` and `--server`.)
 //!
 //! * Starts `examples/server` (next to this binary unless `--server`) on 127.0.0.1 with one
 //!   account per 50 devices (`c0`, `c1`, ...), so the server's per-account caps hold.
@@ -27,7 +30,10 @@
 //!
 //! It prints devices, deliveries expected and seen, lost, duplicated, RESYNCs, push latency
 //! p50/p99 and the server's RSS per idle device connection, and exits non-zero when anything
-//! was lost or duplicated. Everything is bounded by `--max-seconds`; loopback only.
+//! was lost or duplicated (or a device failed). Everything is bounded by `--max-seconds`;
+//! loopback only. Each device needs one descriptor here and one in the server: the soft
+//! open-file limit (`ulimit -n`, inherited by the server) is checked and reported when too
+//! low for `--devices` (the run is refused then, unless `--force`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead as _;
@@ -57,6 +63,7 @@ struct Opts {
     max_seconds: u64,
     resume: bool,
     ignore_resync: bool,
+    force: bool,
     server: Option<String>,
 }
 
@@ -71,6 +78,7 @@ fn opts() -> Opts {
         max_seconds: 300,
         resume: true,
         ignore_resync: false,
+        force: false,
         server: None,
     };
     let mut it = std::env::args().skip(1);
@@ -79,8 +87,8 @@ fn opts() -> Opts {
         match a.as_str() {
             "--devices" => o.devices = v().parse().unwrap_or_else(|_| usage()),
             "--rounds" => o.rounds = v().parse().unwrap_or_else(|_| usage()),
-            "--mail" => o.mail = v().parse().unwrap_or_else(|_| usage()),
-            "--reset" => o.reset = v().parse().unwrap_or_else(|_| usage()),
+            "--mail" | "--mail-per-round" => o.mail = v().parse().unwrap_or_else(|_| usage()),
+            "--reset" | "--reset-fraction" => o.reset = v().parse().unwrap_or_else(|_| usage()),
             "--stall-ms" => {
                 o.stall = Duration::from_millis(v().parse().unwrap_or_else(|_| usage()))
             }
@@ -88,7 +96,8 @@ fn opts() -> Opts {
             "--max-seconds" => o.max_seconds = v().parse().unwrap_or_else(|_| usage()),
             "--no-resume" => o.resume = false,
             "--ignore-resync" => o.ignore_resync = true,
-            "--server" => o.server = Some(v()),
+            "--force" => o.force = true,
+            "--server" | "--server-bin" => o.server = Some(v()),
             _ => usage(),
         }
     }
@@ -98,7 +107,7 @@ fn opts() -> Opts {
 fn usage() -> ! {
     eprintln!(
         "usage: chaos [--devices N] [--rounds R] [--mail M] [--reset F] [--stall-ms S] \
-         [--seed X] [--max-seconds T] [--no-resume] [--ignore-resync] [--server PATH]"
+         [--seed X] [--max-seconds T] [--no-resume] [--ignore-resync] [--force] [--server PATH]"
     );
     std::process::exit(2)
 }
@@ -142,13 +151,34 @@ impl ServerProcess {
         for k in 0..accounts {
             cmd.arg("--user").arg(format!("c{k}:pw"));
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
         let stdout = child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
-        let mut lines = std::io::BufReader::new(stdout).lines();
+        // From here on the guard kills the child on every path.
+        let mut s = ServerProcess {
+            child,
+            port: 0,
+            inject: 0,
+        };
+        // The ports are read on a thread, so a server that prints nothing cannot hang us.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stdout).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + STEP;
         let mut port = None;
         let mut inject = None;
         while port.is_none() || inject.is_none() {
-            let Some(Ok(l)) = lines.next() else { break };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(l) = rx.recv_timeout(left) else { break };
             let p = l.rsplit(':').next().and_then(|p| p.parse().ok());
             if l.starts_with("listening on") {
                 port = p;
@@ -156,11 +186,6 @@ impl ServerProcess {
                 inject = p;
             }
         }
-        let mut s = ServerProcess {
-            child,
-            port: 0,
-            inject: 0,
-        };
         match (port, inject) {
             (Some(p), Some(i)) => {
                 s.port = p;
@@ -240,12 +265,24 @@ impl Link {
         let mut buf = [0u8; 8192];
         let n = tokio::time::timeout(STEP, self.stream.read(&mut buf))
             .await
-            .map_err(|_| "read timed out".to_string())?
-            .map_err(|e| format!("read: {e}"))?;
+            .map_err(|_| "read timed out".to_string())?;
+        self.apply(&buf, n).await
+    }
+
+    /// Apply the outcome of one read (`read` is cancel-safe; this part is not, so it runs
+    /// outside `select!`).
+    async fn apply(&mut self, buf: &[u8], n: std::io::Result<usize>) -> R<()> {
+        let n = n.map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("closed by server".into());
         }
         self.client.handle_input(&buf[..n], Instant::now());
+        self.flush().await
+    }
+
+    /// The client's timer (IDLE refresh) is due.
+    async fn tick(&mut self) -> R<()> {
+        self.client.handle_timeout(Instant::now());
         self.flush().await
     }
 
@@ -317,6 +354,26 @@ impl Link {
             .map(|m| m.messages().iter().filter_map(|x| x.uid).collect())
             .unwrap_or_default()
     }
+
+    /// Entries of the view, with or without a known UID.
+    fn entries(&self) -> usize {
+        self.client.mailbox().map_or(0, |m| m.messages().len())
+    }
+}
+
+/// Why a device's loop woke up.
+enum Wake {
+    Readable(std::io::Result<()>),
+    Cmd(Option<Cmd>),
+    Timer,
+}
+
+/// Sleep until `due`, or forever.
+async fn at(due: Option<Instant>) {
+    match due {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What the controller tells a device.
@@ -330,6 +387,8 @@ enum Cmd {
 #[derive(Debug, Default)]
 struct Report {
     uids: Vec<u32>,
+    /// Entries of the final view (an EXISTS applied twice shows here, without a UID).
+    entries: usize,
     resyncs: usize,
     ignored_resyncs: usize,
     inconsistent: usize,
@@ -404,10 +463,32 @@ impl Device {
             LoginOutcome::ResumedSelected { .. } => {}
             _ => l.full_sync().await?,
         }
-        // Events replayed at login are not live pushes: not timed.
-        self.note(&mut l, false);
+        // Events replayed at login are not live pushes: not timed. The sync itself may be
+        // told RESYNC (a queue that overflowed meanwhile): handled like one at login.
+        if self.note(&mut l, false) {
+            self.resync(&mut l).await?;
+        }
         l.idle().await?;
         Ok(l)
+    }
+
+    /// Told RESYNC: the state-comparison sync (unless `--ignore-resync`), repeated while the
+    /// server keeps saying RESYNC (bounded). Leaves IDLE if it was active; the caller idles
+    /// again.
+    async fn resync(&mut self, l: &mut Link) -> R<()> {
+        for _ in 0..4 {
+            self.report.resyncs += 1;
+            if self.o.ignore_resync {
+                self.report.ignored_resyncs += 1;
+                return Ok(());
+            }
+            l.done().await?;
+            l.full_sync().await?;
+            if !self.note(l, false) {
+                return Ok(());
+            }
+        }
+        Err("RESYNC after every sync".into())
     }
 
     /// Look at the events since the last call: pushes (latency), RESYNC, inconsistencies.
@@ -453,54 +534,84 @@ impl Device {
             }
         };
         loop {
-            tokio::select! {
-                r = link.read() => {
-                    if let Err(_e) = r {
-                        // The server dropped us: come back like after a reset.
-                        self.report.dropped += 1;
-                        match self.reconnect(link).await {
-                            Ok(l) => link = l,
-                            Err(e) => { self.report.error = Some(e); break; }
-                        }
-                        continue;
-                    }
-                    if self.note(&mut link, true) {
-                        self.report.resyncs += 1;
-                        if self.o.ignore_resync {
-                            self.report.ignored_resyncs += 1;
-                        } else {
-                            let r = async {
-                                link.done().await?;
-                                link.full_sync().await?;
-                                link.idle().await
-                            }.await;
-                            if let Err(e) = r { self.report.error = Some(e); break; }
-                        }
+            // Only cancel-safe waits inside `select!`; the work happens after it. No read
+            // timeout here: an idle device may hear nothing for a long time (the run as a
+            // whole is bounded by --max-seconds).
+            let due = link.client.poll_timeout();
+            let wake = tokio::select! {
+                r = link.stream.readable() => Wake::Readable(r),
+                cmd = rx.recv() => Wake::Cmd(cmd),
+                () = at(due) => Wake::Timer,
+            };
+            let step = match wake {
+                Wake::Readable(Err(e)) => Err(format!("read: {e}")),
+                Wake::Readable(Ok(())) => {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    match link.stream.try_read(&mut buf) {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                        r => link.apply(&buf, r).await,
                     }
                 }
-                cmd = rx.recv() => match cmd {
-                    Some(Cmd::Reset(stall)) => {
-                        // Coverage lost: nothing is read; pushes pile up unread.
-                        tokio::time::sleep(stall).await;
-                        self.report.resets += 1;
-                        match self.reconnect(link).await {
-                            Ok(l) => link = l,
-                            Err(e) => { self.report.error = Some(e); break; }
+                Wake::Timer => link.tick().await,
+                Wake::Cmd(Some(Cmd::Reset(stall))) => {
+                    // Coverage lost: nothing is read; pushes pile up unread.
+                    tokio::time::sleep(stall).await;
+                    self.report.resets += 1;
+                    match self.reconnect(link).await {
+                        Ok(l) => link = l,
+                        Err(e) => {
+                            self.report.error = Some(e);
+                            break;
                         }
                     }
-                    Some(Cmd::Finish(tx)) => {
-                        let r = async {
-                            link.done().await?;
-                            link.command("NOOP").await
-                        }.await;
-                        if let Err(e) = r { self.report.error.get_or_insert(e); }
-                        self.note(&mut link, false);
-                        self.report.uids = link.uids();
-                        let _ = tx.send(std::mem::take(&mut self.report));
-                        return;
+                    Ok(())
+                }
+                Wake::Cmd(Some(Cmd::Finish(tx))) => {
+                    let r = async {
+                        link.done().await?;
+                        link.command("NOOP").await?;
+                        if self.note(&mut link, false) {
+                            self.resync(&mut link).await?;
+                        }
+                        Ok::<(), String>(())
                     }
-                    None => break,
-                },
+                    .await;
+                    if let Err(e) = r {
+                        self.report.error.get_or_insert(e);
+                    }
+                    self.note(&mut link, false);
+                    self.report.uids = link.uids();
+                    self.report.entries = link.entries();
+                    let _ = tx.send(std::mem::take(&mut self.report));
+                    return;
+                }
+                Wake::Cmd(None) => break,
+            };
+            if step.is_err() {
+                // The server dropped us (or the socket failed): come back like after a reset.
+                self.report.dropped += 1;
+                match self.reconnect(link).await {
+                    Ok(l) => link = l,
+                    Err(e) => {
+                        self.report.error = Some(e);
+                        break;
+                    }
+                }
+                continue;
+            }
+            if self.note(&mut link, true) {
+                let r = async {
+                    self.resync(&mut link).await?;
+                    if !link.client.is_idling() {
+                        link.idle().await?;
+                    }
+                    Ok::<(), String>(())
+                }
+                .await;
+                if let Err(e) = r {
+                    self.report.error = Some(e);
+                    break;
+                }
             }
         }
         // Failed: keep the report until asked.
@@ -570,7 +681,45 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
+/// The soft and hard open-file limits (`/proc/self/limits`; the server child inherits them).
+fn open_file_limits() -> Option<(String, String)> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let rest = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?;
+    let mut f = rest.split_whitespace();
+    Some((f.next()?.to_string(), f.next()?.to_string()))
+}
+
+/// Refuse to start when `ulimit -n` is too low for the devices (one descriptor per device here
+/// and one in the server, plus a margin): the server's accept loop and our connects would fail
+/// with EMFILE and the devices would retry until --max-seconds. `--force` runs anyway.
+/// Raising the limit would need `setrlimit` (unsafe, or a new dependency): the shell's
+/// `ulimit -n` has to do it.
+fn check_open_files(devices: usize, force: bool) -> R<()> {
+    let need = devices + 256;
+    match open_file_limits() {
+        Some((soft, hard)) => match soft.parse::<usize>() {
+            Ok(n) if n < need => {
+                let why = format!(
+                    "open-file limit {n} (hard {hard}) is below the {need} descriptors {devices} \
+                     devices need in each process (here and in the server); raise it with \
+                     `ulimit -n {need}`, or run anyway with --force"
+                );
+                if !force {
+                    return Err(why);
+                }
+                eprintln!("warning: {why}");
+            }
+            _ => eprintln!("open-file limit {soft} (hard {hard}), {need} needed per process"),
+        },
+        None => eprintln!("open-file limit unknown (no /proc/self/limits)"),
+    }
+    Ok(())
+}
+
 async fn run(o: Opts) -> R<bool> {
+    check_open_files(o.devices, o.force)?;
     let accounts = o.devices.div_ceil(DEVICES_PER_ACCOUNT).max(1);
     let server = ServerProcess::start(&o, accounts).map_err(|e| format!("server: {e}"))?;
     let rss_before = server.rss_kib();
@@ -699,6 +848,7 @@ async fn run(o: Opts) -> R<bool> {
         }
         if have.len() != r.uids.len()
             || have.iter().any(|u| !truth.contains(u))
+            || r.entries > truth.len()
             || r.inconsistent > 0
         {
             dup += 1;
@@ -727,6 +877,18 @@ async fn run(o: Opts) -> R<bool> {
     println!("server RSS per idle device connection {per_conn}");
     let ok = lost == 0 && dup == 0 && errors == 0 && failed == 0;
     println!("{}", if ok { "RESULT ok" } else { "RESULT FAILED" });
+    if o.ignore_resync {
+        if ignored == 0 {
+            println!(
+                "--ignore-resync: no device was told RESYNC, so nothing was ignored and this run \
+                 proves nothing about the check (try --no-resume)"
+            );
+        } else if ok {
+            println!("--ignore-resync: {ignored} RESYNCs ignored yet nothing missed: the check did not catch it");
+        } else {
+            println!("--ignore-resync: {ignored} RESYNCs ignored and the check failed, as it must (expected failure)");
+        }
+    }
     Ok(ok)
 }
 
