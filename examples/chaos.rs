@@ -662,6 +662,27 @@ async fn inject(conn: &mut tokio::io::BufReader<TcpStream>, account: usize, n: u
         .ok_or_else(|| format!("inject refused: {line}"))
 }
 
+/// `per_account` messages for every account, their injection times recorded.
+async fn inject_round(
+    inj: &mut tokio::io::BufReader<TcpStream>,
+    accounts: usize,
+    per_account: usize,
+    n: &mut usize,
+    timing: &Mutex<Timing>,
+) -> R<()> {
+    for a in 0..accounts {
+        for _ in 0..per_account {
+            *n += 1;
+            let at = Instant::now();
+            let uid = inject(inj, a, *n).await?;
+            if let Ok(mut t) = timing.lock() {
+                t.injected.insert((a, uid), at);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The store's truth: a plain login per account.
 async fn truth(port: u16, account: usize) -> R<Vec<u32>> {
     let mut l = Link::open(port, None, None, false).await?;
@@ -770,16 +791,7 @@ async fn run(o: Opts) -> R<bool> {
     let mut n = 0;
     let mut resets = 0;
     for _round in 0..o.rounds {
-        for a in 0..accounts {
-            for _ in 0..o.mail {
-                n += 1;
-                let at = Instant::now();
-                let uid = inject(&mut inj, a, n).await?;
-                if let Ok(mut t) = timing.lock() {
-                    t.injected.insert((a, uid), at);
-                }
-            }
-        }
+        inject_round(&mut inj, accounts, o.mail, &mut n, &timing).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         for c in &controls {
             if rng.unit() < o.reset {
@@ -788,16 +800,7 @@ async fn run(o: Opts) -> R<bool> {
             }
         }
         // Mail while they do not read: it sits in flight when they reset.
-        for a in 0..accounts {
-            for _ in 0..o.mail {
-                n += 1;
-                let at = Instant::now();
-                let uid = inject(&mut inj, a, n).await?;
-                if let Ok(mut t) = timing.lock() {
-                    t.injected.insert((a, uid), at);
-                }
-            }
-        }
+        inject_round(&mut inj, accounts, o.mail, &mut n, &timing).await?;
         tokio::time::sleep(o.stall + Duration::from_millis(1500)).await;
     }
     let mut reports = Vec::new();

@@ -273,6 +273,12 @@ impl Server {
         self.status(conn, Some(tag), Status::No, None, text);
     }
 
+    /// `NO [LIMIT]` (RFC 5530): a documented limit refused the command.
+    pub(crate) fn no_limit(&mut self, conn: ConnId, tag: Tag, text: &str) {
+        let code = super::server::limit_code();
+        self.status(conn, Some(tag), Status::No, code, text);
+    }
+
     pub(crate) fn bad(&mut self, conn: ConnId, tag: Tag, text: &str) {
         self.status(conn, Some(tag), Status::Bad, None, text);
     }
@@ -1169,14 +1175,7 @@ impl Server {
             .and_then(|k| self.sessions.get(k))
             .is_some_and(|s| s.conn.is_some());
         if connected >= self.config.max_connections_per_user && !resuming {
-            let code = super::server::limit_code();
-            return self.status(
-                conn,
-                Some(tag),
-                crate::types::Status::No,
-                code,
-                "Too many connections for this account",
-            );
+            return self.no_limit(conn, tag, "Too many connections for this account");
         }
         self.authenticated(conn);
         let Some(device) = name.device.clone() else {
@@ -1270,14 +1269,7 @@ impl Server {
             match oldest_detached {
                 Some(k) => self.end_session(k),
                 None => {
-                    let code = super::server::limit_code();
-                    return self.status(
-                        conn,
-                        Some(tag),
-                        crate::types::Status::No,
-                        code,
-                        "Too many device sessions for this account",
-                    );
+                    return self.no_limit(conn, tag, "Too many device sessions for this account")
                 }
             }
         }
