@@ -394,8 +394,34 @@ struct Backend {
 }
 
 enum LoginError {
+    /// The backend refused these credentials (`NO` without a code, or with an RFC 5530 code
+    /// that says the credentials themselves are wrong): retrying with them is pointless.
     Refused(String),
+    /// The backend could not log the user in now (`NO [UNAVAILABLE]`, `[INUSE]`, a `BYE`
+    /// during login, any other code): try again later.
+    Unavailable(String),
+    /// The connection failed.
     Io(String),
+}
+
+/// Whether a refused LOGIN's response code says the credentials are wrong (as opposed to the
+/// backend being temporarily unable to serve the login).
+fn credentials_rejected(code: Option<&Code>) -> bool {
+    match code {
+        None => true,
+        Some(Code::Other { name, .. }) => {
+            let n = name.as_bytes();
+            [
+                &b"AUTHENTICATIONFAILED"[..],
+                b"AUTHORIZATIONFAILED",
+                b"EXPIRED",
+                b"PRIVACYREQUIRED",
+            ]
+            .iter()
+            .any(|k| n.eq_ignore_ascii_case(k))
+        }
+        Some(_) => false,
+    }
 }
 
 impl Backend {
@@ -423,9 +449,12 @@ impl Backend {
         if c.is_ok() {
             Ok(b)
         } else {
-            Err(LoginError::Refused(
-                String::from_utf8_lossy(&c.status.text).into_owned(),
-            ))
+            let text = String::from_utf8_lossy(&c.status.text).into_owned();
+            if credentials_rejected(c.status.code.as_ref()) {
+                Err(LoginError::Refused(text))
+            } else {
+                Err(LoginError::Unavailable(text))
+            }
         }
     }
 
@@ -711,7 +740,9 @@ async fn user_worker(
     let name = String::from_utf8_lossy(&user).into_owned();
     let mut conn: Option<Backend> = None;
     let mut password: Option<String> = None;
-    let mut watching = false;
+    // Set while a watcher runs for this user; the watcher clears it when it stops for good
+    // (credentials refused), so that the next successful login starts a new one.
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
     while let Some(job) = rx.recv().await {
         match job {
             Job::Auth { id, password: pw } => {
@@ -719,13 +750,22 @@ async fn user_worker(
                     Ok(b) => {
                         conn = Some(b);
                         password = Some(pw.clone());
-                        if !watching {
-                            watching = true;
-                            tokio::spawn(watcher(state.clone(), cfg.clone(), user.clone(), pw));
+                        if !watching.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            tokio::spawn(watcher(
+                                state.clone(),
+                                cfg.clone(),
+                                user.clone(),
+                                pw,
+                                watching.clone(),
+                            ));
                         }
                         Reply::Ok
                     }
                     Err(LoginError::Refused(t)) => Reply::no(format!("backend refused: {t}")),
+                    Err(LoginError::Unavailable(t)) => {
+                        eprintln!("{name}: backend cannot log in now: {t}");
+                        Reply::no("backend unavailable")
+                    }
                     Err(LoginError::Io(t)) => {
                         eprintln!("{name}: backend: {t}");
                         Reply::no("backend unavailable")
@@ -774,7 +814,9 @@ async fn reconnect(cfg: &Config, user: &str, pw: &str) -> Option<Backend> {
                 eprintln!("{user}: backend refused the login again: {t}");
                 return None;
             }
-            Err(LoginError::Io(t)) => eprintln!("{user}: reconnect: {t}"),
+            Err(LoginError::Unavailable(t) | LoginError::Io(t)) => {
+                eprintln!("{user}: reconnect: {t}")
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(BACKOFF_MAX);
@@ -1244,20 +1286,42 @@ fn folder_reply(c: &Completion, mailbox: &Mailbox, change: MailboxChange) -> (Ch
 // ------------------------------------------------------------------------------------------
 // the watch connection: IDLE on INBOX
 
-async fn watcher(state: State, cfg: Arc<Config>, user: Bytes, password: String) {
+async fn watcher(
+    state: State,
+    cfg: Arc<Config>,
+    user: Bytes,
+    password: String,
+    running: Arc<std::sync::atomic::AtomicBool>,
+) {
     let name = String::from_utf8_lossy(&user).into_owned();
     let inbox = Mailbox::inbox();
+    // The first snapshot seeds the cache without RESYNC only if it is taken on the first
+    // attempt; after any failure, events may have been missed and devices are told so.
     let mut first = true;
+    let mut uid_validity: Option<u32> = None;
     let mut delay = BACKOFF_MIN;
     loop {
         let mut b = match Backend::connect(cfg.backend, &name, &password).await {
             Ok(b) => b,
             Err(LoginError::Refused(t)) => {
-                eprintln!("{name}: watch login refused ({t}); watcher stops");
+                // The credentials no longer work (password changed): nothing watches this
+                // user any more, so every device that relied on the watch is owed RESYNC,
+                // and the next successful login starts a new watcher.
+                eprintln!("{name}: watch login refused ({t}); watcher stops, devices owe RESYNC");
+                running.store(false, std::sync::atomic::Ordering::SeqCst);
+                if let Some(v) = uid_validity {
+                    let mut st = state.lock().await;
+                    let now = Instant::now();
+                    st.cache.remove(&cache_key(&user, &inbox));
+                    st.server
+                        .mailbox_changed(&user, &inbox, MailboxChange::UidValidity(v), now);
+                    st.pump(&state, now);
+                }
                 return;
             }
-            Err(LoginError::Io(t)) => {
+            Err(LoginError::Unavailable(t) | LoginError::Io(t)) => {
                 eprintln!("{name}: watch connect: {t}; retrying in {delay:?}");
+                first = false;
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(BACKOFF_MAX);
                 continue;
@@ -1266,6 +1330,7 @@ async fn watcher(state: State, cfg: Arc<Config>, user: Bytes, password: String) 
         delay = BACKOFF_MIN;
         match b.select(&inbox, true).await {
             Ok(Ok(snap)) => {
+                uid_validity = Some(snap.uid_validity);
                 if first {
                     // The server learns the initial state from SELECT snapshots; only what
                     // nobody has described yet goes into the cache.
@@ -1303,6 +1368,7 @@ async fn watcher(state: State, cfg: Arc<Config>, user: Bytes, password: String) 
             }
             Ok(Err(r)) => {
                 eprintln!("{name}: watch EXAMINE INBOX refused: {r:?}; retrying");
+                first = false;
                 tokio::time::sleep(BACKOFF_MAX).await;
                 continue;
             }
