@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Rebuild the seed corpus fuzz/corpus/<target>/ from tests/vectors (run from anywhere).
+"""Add seeds from crates/pimap/tests/vectors to fuzz/corpus-work/<target>/ (run from anywhere;
+unpack the packs first and pack again after: see fuzz/corpus.py).
 
 * tests/vectors/pimap/*.vec (format: tests/vectors/pimap/README.md): the client messages of a
   vector go to command_decoder, the server messages to response_decoder, the whole exchange
@@ -17,9 +18,9 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VEC = os.path.join(ROOT, "tests", "vectors", "pimap")
-DOVE = os.path.join(ROOT, "tests", "vectors", "dovecot")
-OUT = os.path.join(ROOT, "fuzz", "corpus")
+VEC = os.path.join(ROOT, "crates", "pimap", "tests", "vectors", "pimap")
+DOVE = os.path.join(ROOT, "crates", "pimap", "tests", "vectors", "dovecot")
+OUT = os.path.join(ROOT, "fuzz", "corpus-work")
 MAX_FILE = 4000
 MAX_PER_TARGET = 150
 LIT = re.compile(rb"~?\{(\d+)\+?\}\r\n$")

@@ -1,0 +1,1 @@
+//! The fuzz corpus replay lives in `tests/fuzz_corpus.rs`.

@@ -1,0 +1,448 @@
+//! Device sessions: the P-IMAP session object of spec §6.1 (selected folder, per-folder event
+//! queues, RESYNC debt), which outlives connections.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use pimap_types::{Data, EventFilter, FetchAttr, FetchItem, Flag, ListEntry, Mailbox, NewFormat};
+
+use super::change::MailboxChange;
+use super::filter::SearchClock;
+use super::ledger::{Delivered, Effect, Ledger};
+use super::output::ConnId;
+use super::profile::{folder_key, DeviceProfile};
+use super::props::MessageProps;
+
+/// A message event waiting to be delivered, in UID terms (sequence numbers are computed at
+/// delivery against what the client has seen, so queued streams renumber exactly as a
+/// continuously connected client would see them, spec §6.6).
+#[derive(Debug, Clone)]
+pub(crate) enum QueuedEvent {
+    New {
+        uid: u32,
+        flags: Vec<Flag>,
+        props: Arc<MessageProps>,
+    },
+    Flags {
+        uid: u32,
+        flags: Vec<Flag>,
+    },
+    Expunge {
+        uid: u32,
+    },
+}
+
+/// A folder event (always pushed).
+#[derive(Debug, Clone)]
+pub(crate) enum FolderEvent {
+    Created(Mailbox),
+    Deleted(Mailbox),
+    Renamed { to: Mailbox },
+}
+
+/// The selected mailbox as the client has seen it: UIDs in sequence-number order.
+#[derive(Debug, Clone)]
+pub(crate) struct SelectedView {
+    pub mailbox: Mailbox,
+    pub key: Bytes,
+    pub read_only: bool,
+    pub uids: Vec<u32>,
+    /// UIDNEXT of the snapshot the view was built from: a queued arrival below it that the
+    /// snapshot does not hold was expunged (or filtered) before the snapshot.
+    pub snapshot_uid_next: u32,
+}
+
+impl SelectedView {
+    /// The sequence number of a UID.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.uids
+            .binary_search(&uid)
+            .ok()
+            .and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// The number of messages.
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.uids.len()).unwrap_or(u32::MAX)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FolderQueue {
+    pub events: VecDeque<QueuedEvent>,
+    /// Events of this (then unselected) folder were dropped: RESYNC is due when it is
+    /// selected.
+    pub overflowed: bool,
+    /// Index just after the last pushed event (events before it are due in band now).
+    pub pushed_upto: usize,
+}
+
+/// How an event was classified (spec §1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Not in the mobile repository: not an event.
+    Ignored,
+    /// Delivered on the next response.
+    Polled,
+    /// Pushed in band (IDLE / INBAND_PUSH) or out of band.
+    Pushed,
+}
+
+/// One device session (or the per-connection session of a plain IMAP login).
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub user: Bytes,
+    /// `None` for a plain IMAP session (no device id): no filters, not persisted, every
+    /// change is pushed while idling as in ordinary IMAP.
+    pub device: Option<Bytes>,
+    pub domain: Option<Bytes>,
+    pub sid: String,
+    pub profile: DeviceProfile,
+    pub selected: Option<SelectedView>,
+    pub queues: HashMap<Bytes, FolderQueue>,
+    pub folder_events: VecDeque<FolderEvent>,
+    pub owes_resync: bool,
+    pub conn: Option<ConnId>,
+    pub last_active: Instant,
+    pub notify_seq: u64,
+    /// What was written to the device and may not have been applied.
+    pub ledger: Ledger,
+    /// A `STORE ... .SILENT` in progress (folder key, UIDs ascending): its own flag changes
+    /// are not reported back to this session (RFC 3501 §6.4.6).
+    pub silent_store: Option<(Bytes, Vec<u32>)>,
+    /// XDELIVER outcomes the device has not been told (its connection was gone).
+    pub xdeliver_outcomes: VecDeque<(pimap_types::Tag, super::xdeliver::Outcome)>,
+}
+
+impl Session {
+    pub fn new(
+        user: Bytes,
+        device: Option<Bytes>,
+        domain: Option<Bytes>,
+        sid: String,
+        profile: DeviceProfile,
+        now: Instant,
+    ) -> Self {
+        Self {
+            user,
+            device,
+            domain,
+            sid,
+            profile,
+            selected: None,
+            queues: HashMap::new(),
+            folder_events: VecDeque::new(),
+            owes_resync: false,
+            conn: None,
+            last_active: now,
+            notify_seq: 0,
+            ledger: Ledger::default(),
+            silent_store: None,
+            xdeliver_outcomes: VecDeque::new(),
+        }
+    }
+
+    pub fn is_device(&self) -> bool {
+        self.device.is_some()
+    }
+
+    /// Classify a message change for this device (spec §1.2).
+    pub fn classify(&self, key: &Bytes, change: &MailboxChange, clock: &SearchClock) -> Class {
+        let props = match change {
+            MailboxChange::New { props, .. }
+            | MailboxChange::Flags { props, .. }
+            | MailboxChange::Expunge { props, .. } => props,
+            _ => return Class::Pushed,
+        };
+        if !self.is_device() {
+            return Class::Pushed;
+        }
+        if let Some(view) = self.profile.view_filter(key) {
+            if !view.matches(props, clock) {
+                return Class::Ignored;
+            }
+        }
+        let kind_ok = match self.profile.prefs.event_filter {
+            EventFilter::All => true,
+            EventFilter::None => false,
+            EventFilter::New => matches!(change, MailboxChange::New { .. }),
+        };
+        let notify_ok = self
+            .profile
+            .notification_filter(key)
+            .is_some_and(|f| f.matches(props, clock));
+        if kind_ok && notify_ok {
+            Class::Pushed
+        } else {
+            Class::Polled
+        }
+    }
+
+    /// Queue a message event; on overflow drop the folder's queue and owe RESYNC.
+    pub fn enqueue(&mut self, key: Bytes, ev: QueuedEvent, pushed: bool, max: usize) {
+        let selected = self.selected.as_ref().is_some_and(|s| s.key == key);
+        let q = self.queues.entry(key).or_default();
+        if q.overflowed {
+            // RESYNC is already owed for this folder: later events would be numbered against
+            // a state the client must rebuild anyway.
+            return;
+        }
+        if q.events.len() >= max {
+            q.events.clear();
+            q.pushed_upto = 0;
+            q.overflowed = true;
+            if selected {
+                self.owes_resync = true;
+            }
+            return;
+        }
+        q.events.push_back(ev);
+        if pushed {
+            q.pushed_upto = q.events.len();
+        }
+    }
+
+    /// Queue a folder event; on overflow owe RESYNC.
+    pub fn enqueue_folder(&mut self, ev: FolderEvent, max: usize) {
+        if self.folder_events.len() >= max {
+            self.folder_events.clear();
+            self.owes_resync = true;
+            return;
+        }
+        self.folder_events.push_back(ev);
+    }
+
+    /// Events of the selected folder waiting, and whether any of them was pushed.
+    pub fn selected_pending(&self) -> (usize, bool) {
+        let Some(sel) = &self.selected else {
+            return (0, false);
+        };
+        match self.queues.get(&sel.key) {
+            Some(q) => (q.events.len(), q.pushed_upto > 0),
+            None => (0, false),
+        }
+    }
+
+    /// Is anything due in band (pushed events of the selected folder, folder events,
+    /// RESYNC)?
+    pub fn push_due(&self) -> bool {
+        self.owes_resync || !self.folder_events.is_empty() || self.selected_pending().1
+    }
+
+    /// Render pending events as untagged responses, in order: folder events, events of the
+    /// selected folder (stopping before the first EXPUNGE when `no_expunge`, as RFC 3501
+    /// requires during FETCH, STORE and SEARCH), then `* RESYNC` if owed.
+    ///
+    /// Each response comes with what it delivered, for the [`Ledger`](super::ledger::Ledger).
+    pub fn drain_events(&mut self, no_expunge: bool, out: &mut Vec<(Data, Delivered)>) {
+        while let Some(ev) = self.folder_events.pop_front() {
+            let data = match &ev {
+                FolderEvent::Created(m) | FolderEvent::Renamed { to: m } => {
+                    list_entry(m.clone(), false)
+                }
+                FolderEvent::Deleted(m) => list_entry(m.clone(), true),
+            };
+            out.push((data, Delivered::Folder(ev)));
+        }
+        if let Some(sel) = self.selected.as_mut() {
+            if let Some(q) = self.queues.get_mut(&sel.key) {
+                let new_format = &self.profile.prefs.inband_new_format;
+                // Events are kept for replay only when the device opted in (XRESUME).
+                let keep = self.ledger.keeps_entries();
+                let mut resync = std::mem::take(&mut q.overflowed);
+                while let Some(ev) = q.events.front() {
+                    if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
+                        break;
+                    }
+                    let Some(ev) = q.events.pop_front() else {
+                        break;
+                    };
+                    q.pushed_upto = q.pushed_upto.saturating_sub(1);
+                    if keep {
+                        if let Some((data, effect)) =
+                            render(sel, ev.clone(), new_format, &mut resync)
+                        {
+                            let key = sel.key.clone();
+                            out.push((data, Delivered::Message { key, ev, effect }));
+                        }
+                    } else if let Some((data, _)) = render(sel, ev, new_format, &mut resync) {
+                        out.push((data, Delivered::Written));
+                    }
+                }
+                if resync {
+                    self.owes_resync = true;
+                }
+            }
+        }
+        if self.owes_resync {
+            self.owes_resync = false;
+            out.push((Data::Resync, Delivered::Resync));
+        }
+    }
+
+    /// Undo deliveries the device did not apply (newest last in `replay`) on the view, and
+    /// queue them again in front of what is waiting, so they are delivered once more.
+    pub fn replay(&mut self, replay: Vec<Delivered>) {
+        for d in replay.into_iter().rev() {
+            match d {
+                Delivered::Message { key, ev, effect } => {
+                    if let Some(sel) = self.selected.as_mut().filter(|s| s.key == key) {
+                        match effect {
+                            Effect::None => {}
+                            Effect::Added(uid) => {
+                                if let Ok(i) = sel.uids.binary_search(&uid) {
+                                    sel.uids.remove(i);
+                                }
+                            }
+                            Effect::Removed(uid) => {
+                                if let Err(i) = sel.uids.binary_search(&uid) {
+                                    sel.uids.insert(i, uid);
+                                }
+                            }
+                        }
+                    }
+                    let q = self.queues.entry(key).or_default();
+                    q.events.push_front(ev);
+                    q.pushed_upto = q.pushed_upto.saturating_add(1).min(q.events.len());
+                }
+                Delivered::Folder(ev) => self.folder_events.push_front(ev),
+                Delivered::Resync | Delivered::Selected | Delivered::Written => {
+                    self.owes_resync = true
+                }
+            }
+        }
+    }
+
+    /// Forget queued events of a folder (after SELECT rebuilt the view, events already in the
+    /// snapshot are applied idempotently by `drain_events`, so nothing is dropped here).
+    pub fn folder_queue_len(&self, key: &Bytes) -> usize {
+        self.queues.get(key).map_or(0, |q| q.events.len())
+    }
+
+    /// Select a folder with a fresh view.
+    pub fn select(&mut self, view: SelectedView) {
+        self.selected = Some(view);
+    }
+
+    /// Apply a folder event to the session's own state (queues follow renames).
+    pub fn folder_changed(&mut self, mailbox: &Mailbox, change: &MailboxChange) {
+        let key = folder_key(mailbox);
+        match change {
+            MailboxChange::Deleted | MailboxChange::UidValidity(_) => {
+                self.queues.remove(&key);
+                if self.selected.as_ref().is_some_and(|s| s.key == key) {
+                    self.selected = None;
+                    self.owes_resync = true;
+                }
+            }
+            MailboxChange::Renamed { to } => {
+                let new_key = folder_key(to);
+                if let Some(q) = self.queues.remove(&key) {
+                    self.queues.insert(new_key.clone(), q);
+                }
+                if let Some(sel) = self.selected.as_mut().filter(|s| s.key == key) {
+                    sel.key = new_key;
+                    sel.mailbox = to.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn list_entry(m: Mailbox, deleted: bool) -> Data {
+    let attributes = if deleted {
+        pimap_types::Atom::new(&b"NonExistent"[..])
+            .map(|a| vec![Flag::Extension(a)])
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Data::List(ListEntry {
+        attributes,
+        delimiter: Some(b'/'),
+        mailbox: m,
+        extended: None,
+    })
+}
+
+/// Render one queued event against the view (idempotently: a New for a UID already shown
+/// becomes a FLAGS update, an EXPUNGE or FLAGS for an unknown UID is skipped).
+fn render(
+    sel: &mut SelectedView,
+    ev: QueuedEvent,
+    new_format: &NewFormat,
+    resync: &mut bool,
+) -> Option<(Data, Effect)> {
+    match ev {
+        QueuedEvent::New { uid, flags, props } => match sel.uids.binary_search(&uid) {
+            Ok(i) => Some((flags_fetch(i, uid, flags), Effect::None)),
+            Err(_) if uid < sel.snapshot_uid_next => None,
+            Err(i) if i == sel.uids.len() => {
+                sel.uids.push(uid);
+                let seq = sel.exists();
+                let data = match new_format_items(new_format, uid, &flags, &props) {
+                    Some(items) => Data::Fetch { seq, items },
+                    None => Data::Exists(seq),
+                };
+                Some((data, Effect::Added(uid)))
+            }
+            Err(_) => {
+                *resync = true;
+                None
+            }
+        },
+        QueuedEvent::Flags { uid, flags } => sel
+            .uids
+            .binary_search(&uid)
+            .ok()
+            .map(|i| (flags_fetch(i, uid, flags), Effect::None)),
+        QueuedEvent::Expunge { uid } => {
+            let i = sel.uids.binary_search(&uid).ok()?;
+            sel.uids.remove(i);
+            let data = Data::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX));
+            Some((data, Effect::Removed(uid)))
+        }
+    }
+}
+
+fn flags_fetch(index: usize, uid: u32, flags: Vec<Flag>) -> Data {
+    Data::Fetch {
+        seq: u32::try_from(index + 1).unwrap_or(u32::MAX),
+        items: vec![FetchItem::Uid(uid), FetchItem::Flags(flags)],
+    }
+}
+
+/// PIMAP_INBAND_NEW_FORMAT items answered from the message properties, or `None` (send
+/// EXISTS) when the preference is NONE or an item needs the message body.
+pub(crate) fn new_format_items(
+    fmt: &NewFormat,
+    uid: u32,
+    flags: &[Flag],
+    props: &MessageProps,
+) -> Option<Vec<FetchItem>> {
+    let NewFormat::Fetch(items) = fmt else {
+        return None;
+    };
+    let attrs = items.attributes();
+    let mut out = Vec::with_capacity(attrs.len() + 1);
+    for a in attrs {
+        let item = match a {
+            FetchAttr::Uid => FetchItem::Uid(uid),
+            FetchAttr::Flags => FetchItem::Flags(flags.to_vec()),
+            FetchAttr::Rfc822Size => FetchItem::Rfc822Size(props.size),
+            FetchAttr::InternalDate => FetchItem::InternalDate(props.internal_date?),
+            FetchAttr::Envelope => FetchItem::Envelope(props.envelope.clone()?),
+            FetchAttr::BodyStructure => FetchItem::BodyStructure(props.body_structure.clone()?),
+            FetchAttr::Body => FetchItem::Body(props.body_structure.clone()?),
+            _ => return None,
+        };
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,27 @@
+//! The data model: values only, no parsing, no I/O.
+//!
+//! Values hold [`bytes::Bytes`] slices of the frame they were decoded from (no lifetimes, no
+//! copies of literal payloads) and are valid by construction.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub(crate) mod body;
+pub(crate) mod command;
+pub mod core;
+pub(crate) mod fetch;
+pub(crate) mod pimap;
+pub(crate) mod response;
+pub(crate) mod search;
+pub(crate) mod xmacro;
+pub(crate) mod xresume;
+
+pub use self::body::*;
+pub use self::command::*;
+pub use self::core::*;
+pub use self::fetch::*;
+pub use self::pimap::*;
+pub use self::response::*;
+pub use self::search::*;
+pub use self::xmacro::*;
+pub use self::xresume::*;
