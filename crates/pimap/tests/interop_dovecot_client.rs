@@ -5,6 +5,8 @@
 
 #[path = "support/dovecot.rs"]
 mod dovecot;
+#[path = "support/peers.rs"]
+mod peers;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -83,6 +85,9 @@ const MESSAGE: &[u8] = b"From: Alice <alice@example.com>\r\nTo: bob@example.com\
 
 #[test]
 fn client_session_against_dovecot() {
+    if !peers::available("client_session_against_dovecot", &[peers::DOVECOT]) {
+        return;
+    }
     session(false);
 }
 
@@ -90,6 +95,9 @@ fn client_session_against_dovecot() {
 /// byte after the tagged OK is raw DEFLATE in both directions, including the IDLE push.
 #[test]
 fn client_session_against_dovecot_compressed() {
+    if !peers::available("client_session_against_dovecot_compressed", &[peers::DOVECOT]) {
+        return;
+    }
     session(true);
 }
 

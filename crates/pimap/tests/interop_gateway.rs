@@ -6,6 +6,8 @@
 
 #[path = "support/dovecot.rs"]
 mod dovecot;
+#[path = "support/peers.rs"]
+mod peers;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -242,6 +244,9 @@ fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn push_and_resume_through_gateway() {
+    if !peers::available("push_and_resume_through_gateway", &[peers::DOVECOT]) {
+        return;
+    }
     let dc = dovecot::Dovecot::start();
     dc.inject(
         "INBOX",
@@ -381,6 +386,9 @@ fn start_sink() -> Sink {
 
 #[test]
 fn xdeliver_through_gateway() {
+    if !peers::available("xdeliver_through_gateway", &[peers::DOVECOT, peers::AIOSMTPD]) {
+        return;
+    }
     let sink = start_sink();
     let dc = dovecot::Dovecot::start();
     let gw = start_gateway(dc.port, Some(sink.port));
@@ -428,6 +436,9 @@ fn xdeliver_through_gateway() {
 
 #[test]
 fn backend_restart_gives_resync() {
+    if !peers::available("backend_restart_gives_resync", &[peers::DOVECOT]) {
+        return;
+    }
     let dc = dovecot::Dovecot::start();
     dc.inject("INBOX", b"Subject: one\r\n\r\n1\r\n");
     let mut gw = start_gateway(dc.port, None);

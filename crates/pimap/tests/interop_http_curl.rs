@@ -24,7 +24,9 @@
 
 #[path = "support/example_process.rs"]
 mod example_process;
-use example_process::{build_example, collect, have, show, start, ChildGuard};
+#[path = "support/peers.rs"]
+mod peers;
+use example_process::{build_example, collect, show, start, ChildGuard};
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -157,8 +159,7 @@ fn post(url: &str, jar: &Path, body: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn curl_against_http_example_server() {
-    if !have("curl") {
-        eprintln!("SKIP: curl not found (tests/interop/setup.sh installs it)");
+    if !peers::available("curl_against_http_example_server", &[peers::CURL]) {
         return;
     }
     let bin = build_example("http_server");
@@ -261,8 +262,10 @@ fn curl_against_http_example_server() {
 
     // c. Persistent mode: one long-lived chunked POST, IDLE, a push, DONE (Python's
     // http.client, see the module documentation for why not curl).
-    if !have("python3") {
-        eprintln!("SKIP persistent part: python3 not found");
+    if !peers::available(
+        "curl_against_http_example_server (persistent part)",
+        &[peers::PYTHON3],
+    ) {
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }

@@ -40,6 +40,8 @@
 
 #[path = "support/dovecot.rs"]
 mod dovecot;
+#[path = "support/peers.rs"]
+mod peers;
 
 use std::cell::OnceCell;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -97,6 +99,9 @@ fn cells() -> Vec<(&'static str, &'static str, CellFn)> {
 
 #[test]
 fn interop_matrix() {
+    if !peers::available("interop_matrix", &[peers::DOVECOT, peers::MBSYNC, peers::FETCHMAIL, peers::CURL, peers::AIOSMTPD]) {
+        return;
+    }
     let env = Env::new();
     let mut rows = Vec::new();
     let mut failures = Vec::new();

@@ -7,7 +7,9 @@
 
 #[path = "support/example_process.rs"]
 mod example_process;
-use example_process::{build_example, have, show, start};
+#[path = "support/peers.rs"]
+mod peers;
+use example_process::{build_example, show, start};
 
 use std::process::{Command, Output};
 
@@ -28,7 +30,10 @@ fn python_imaplib_and_curl_against_example_server() {
     let (port, inject_port) = (server.port, server.inject_port);
     eprintln!("example server on port {port}, inject port {inject_port}");
 
-    if have("python3") {
+    if peers::available(
+        "python_imaplib_and_curl_against_example_server (imaplib part)",
+        &[peers::PYTHON3],
+    ) {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/interop/imaplib_server.py"
@@ -46,11 +51,12 @@ fn python_imaplib_and_curl_against_example_server() {
             String::from_utf8_lossy(&out.stdout).contains("all imaplib steps passed"),
             "{report}"
         );
-    } else {
-        eprintln!("SKIP imaplib part: python3 not found");
     }
 
-    if have("curl") {
+    if peers::available(
+        "python_imaplib_and_curl_against_example_server (curl part)",
+        &[peers::CURL],
+    ) {
         let out = curl(&format!("imap://127.0.0.1:{port}/"));
         let report = show("curl LIST", &out);
         eprintln!("{report}");
@@ -65,16 +71,13 @@ fn python_imaplib_and_curl_against_example_server() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{report}");
         assert!(text.contains(SUBJECT_1), "{report}");
-    } else {
-        eprintln!("SKIP curl part: curl not found (tests/interop/setup.sh installs it)");
     }
 }
 
 /// Python's zlib drives COMPRESS=DEFLATE (RFC 4978) against the example server.
 #[test]
 fn python_zlib_compress_against_example_server() {
-    if !have("python3") {
-        eprintln!("SKIP: python3 not found");
+    if !peers::available("python_zlib_compress_against_example_server", &[peers::PYTHON3]) {
         return;
     }
     let bin = build_example("server");
