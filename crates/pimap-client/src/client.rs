@@ -170,7 +170,7 @@ struct MacroRun {
 /// [`handle_timeout`](Self::handle_timeout) must be called (IDLE refresh).
 ///
 /// ```
-/// use pimap::client::{Client, ClientConfig, Event, LoginOutcome, Output};
+/// use pimap_client::{Client, ClientConfig, Event, LoginOutcome, Output};
 /// use std::time::Instant;
 ///
 /// let now = Instant::now();

@@ -48,8 +48,8 @@ pub enum MacroError {
 /// `["SELECT $1", "UID FETCH $2:* (UID FLAGS)"]`. Arguments are substituted as quoted strings.
 ///
 /// ```
-/// use pimap::client::ClientMacro;
-/// use pimap::codec::EncodeOptions;
+/// use pimap_client::ClientMacro;
+/// use pimap_codec::EncodeOptions;
 ///
 /// let m = ClientMacro::new("sync-folder", ["SELECT $1", "UID FETCH 1:* (UID FLAGS)"]);
 /// let bodies = m.expand(&["Drafts"], EncodeOptions::default()).unwrap();

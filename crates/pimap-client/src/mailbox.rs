@@ -13,8 +13,8 @@
 //! that does not exist, ...) is reported as a [`ViewError`] and leaves the view unchanged.
 //!
 //! ```
-//! use pimap::client::{MailboxEvent, MailboxView};
-//! use pimap::types::{Data, FetchItem, Flag, Mailbox};
+//! use pimap_client::{MailboxEvent, MailboxView};
+//! use pimap_types::{Data, FetchItem, Flag, Mailbox};
 //!
 //! let mut view = MailboxView::new(Mailbox::inbox());
 //! view.apply(&Data::Exists(3), false)?;

@@ -10,8 +10,8 @@
 //!
 //! ```
 //! use std::collections::BTreeMap;
-//! use pimap::client::{plan, LocalFolder, ServerListing};
-//! use pimap::types::{Data, FetchItem, Flag};
+//! use pimap_client::{plan, LocalFolder, ServerListing};
+//! use pimap_types::{Data, FetchItem, Flag};
 //!
 //! let local = LocalFolder {
 //!     uid_validity: 7,
@@ -32,7 +32,7 @@
 //! assert_eq!(plan.remove, vec![3]);
 //! assert_eq!(plan.update_flags, vec![(1, vec![Flag::Seen])]);
 //! // `UID FETCH 4:5 (...)` downloads the new messages.
-//! assert_eq!(plan.fetch_new_set(), Some(pimap::types::SequenceSet::range(4, 5)?));
+//! assert_eq!(plan.fetch_new_set(), Some(pimap_types::SequenceSet::range(4, 5)?));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -89,8 +89,8 @@ fn syntax_error(frame: &Bytes, e: super::decode::PErr) -> DecodeError {
 /// Decodes what a client sends (server side): commands, `DONE`, AUTHENTICATE data.
 ///
 /// ```
-/// use pimap::codec::CommandDecoder;
-/// use pimap::types::{ClientMessage, CommandBody};
+/// use pimap_codec::CommandDecoder;
+/// use pimap_types::{ClientMessage, CommandBody};
 ///
 /// let mut d = CommandDecoder::default();
 /// d.feed(b"a1 LOGIN joe#P6505551234@foo.com secret\r\n");
@@ -175,8 +175,8 @@ impl CommandDecoder {
 /// continuation requests.
 ///
 /// ```
-/// use pimap::codec::ResponseDecoder;
-/// use pimap::types::{Data, Response};
+/// use pimap_codec::ResponseDecoder;
+/// use pimap_types::{Data, Response};
 ///
 /// let mut d = ResponseDecoder::default();
 /// d.feed(b"* 501 EXISTS\r\n* 25 EXPUN");

@@ -24,7 +24,7 @@
 //!   can send `+`.
 //!
 //! ```
-//! # use pimap::codec::{Framer, FramerLimits, Role};
+//! # use pimap_codec::{Framer, FramerLimits, Role};
 //! let mut framer = Framer::new(Role::Server, FramerLimits::default());
 //! framer.feed(b"a1 LOGIN {3}\r\n");
 //! assert_eq!(framer.next_frame().unwrap(), None);

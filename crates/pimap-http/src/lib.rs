@@ -56,10 +56,10 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use pimap::http::{HttpConfig, HttpEvent, HttpSessions, PostResult};
-//! use pimap::server::blocking::{CollectingNotifier, Driver, NoSubmission};
-//! use pimap::server::memory::MemoryStore;
-//! use pimap::server::{Server, ServerConfig};
+//! use pimap_http::{HttpConfig, HttpEvent, HttpSessions, PostResult};
+//! use pimap_server::blocking::{CollectingNotifier, Driver, NoSubmission};
+//! use pimap_store_memory::MemoryStore;
+//! use pimap_server::{Server, ServerConfig};
 //!
 //! let now = Instant::now();
 //! let mut store = MemoryStore::new();
@@ -390,8 +390,8 @@ fn scan(body: &[u8], opts: &BodyOptions) -> Result<Vec<(Item, Option<DecodeError
 /// AUTHENTICATE data only first and only when [`BodyOptions::awaiting`] says so.
 ///
 /// ```
-/// use pimap::http::{parse_request_body, BodyOptions, HttpError};
-/// use pimap::types::ClientMessage;
+/// use pimap_http::{parse_request_body, BodyOptions, HttpError};
+/// use pimap_types::ClientMessage;
 ///
 /// let body = b"a1 LOGIN {3}\r\njoe secret\r\na2 APPEND INBOX {5+}\r\nHello\r\n";
 /// let msgs = parse_request_body(body, &BodyOptions::default())?;
@@ -486,7 +486,7 @@ pub struct BatchOutcome {
 /// final status with a body; a server that cannot should stay with a -07…-10 draft.
 ///
 /// ```
-/// use pimap::http::{status_for, BatchOutcome};
+/// use pimap_http::{status_for, BatchOutcome};
 ///
 /// let no = BatchOutcome { any_no: true, authenticated: true, ..Default::default() };
 /// assert_eq!(status_for(1, &no), 400);
@@ -641,7 +641,7 @@ enum ChunkState {
 /// CRLF is expected. Trailers are checked for size and otherwise ignored.
 ///
 /// ```
-/// use pimap::http::ChunkedDecoder;
+/// use pimap_http::ChunkedDecoder;
 ///
 /// let mut d = ChunkedDecoder::default();
 /// let mut payload = Vec::new();
@@ -650,7 +650,7 @@ enum ChunkState {
 ///     .map(|used| assert_eq!(used, 10))?; // "NEXT" belongs to the next HTTP message
 /// assert_eq!(payload, b"2 CAPABILITY\r\nabcde");
 /// assert!(d.is_done());
-/// # Ok::<(), pimap::http::ChunkedError>(())
+/// # Ok::<(), pimap_http::ChunkedError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
@@ -798,15 +798,15 @@ impl ChunkedDecoder {
 /// commands themselves.)
 ///
 /// ```
-/// use pimap::http::LineAssembler;
-/// use pimap::types::ClientMessage;
+/// use pimap_http::LineAssembler;
+/// use pimap_types::ClientMessage;
 ///
 /// let mut a = LineAssembler::default();
 /// a.feed(b"5\r\na1 NO\r\n")?;
 /// assert!(a.next().unwrap().is_none());
 /// a.feed(b"4\r\nOP\r\n\r\n")?;
 /// assert!(matches!(a.next().unwrap(), Some(ClientMessage::Command(_))));
-/// # Ok::<(), pimap::http::ChunkedError>(())
+/// # Ok::<(), pimap_http::ChunkedError>(())
 /// ```
 #[derive(Debug)]
 pub struct LineAssembler {
@@ -860,7 +860,7 @@ impl LineAssembler {
 /// end the body; send [`LAST_CHUNK`] for that).
 ///
 /// ```
-/// assert_eq!(pimap::http::encode_chunk(b"2 CAPABILITY\r\n"), b"e\r\n2 CAPABILITY\r\n\r\n");
+/// assert_eq!(pimap_http::encode_chunk(b"2 CAPABILITY\r\n"), b"e\r\n2 CAPABILITY\r\n\r\n");
 /// ```
 pub fn encode_chunk(data: &[u8]) -> Vec<u8> {
     if data.is_empty() {
@@ -910,7 +910,7 @@ fn message_len(data: &[u8]) -> Option<usize> {
 /// the complete messages and the incomplete rest.
 ///
 /// ```
-/// let (msgs, rest) = pimap::http::split_messages(b"* 1 FETCH (BODY[] {3}\r\na\r\n)\r\na1 OK done\r\n+ ");
+/// let (msgs, rest) = pimap_http::split_messages(b"* 1 FETCH (BODY[] {3}\r\na\r\n)\r\na1 OK done\r\n+ ");
 /// assert_eq!(msgs, [&b"* 1 FETCH (BODY[] {3}\r\na\r\n)\r\n"[..], &b"a1 OK done\r\n"[..]]);
 /// assert_eq!(rest, b"+ ");
 /// ```

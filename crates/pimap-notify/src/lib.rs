@@ -18,8 +18,8 @@
 //! through [`PayloadCipher`], since the drafts' "64-bit AES" cannot be implemented.
 //!
 //! ```
-//! use pimap::notify::{fit_to_channel, payload_limit, EmnNotification};
-//! use pimap::types::Channel;
+//! use pimap_notify::{fit_to_channel, payload_limit, EmnNotification};
+//! use pimap_types::Channel;
 //!
 //! let emn = EmnNotification {
 //!     mailbox: "mailat:joe@foo.com".into(),
@@ -34,7 +34,7 @@
 //! let sms = fit_to_channel(xml.into_bytes(), &Channel::Sms)?;
 //! assert!(sms.len() <= 140);
 //! assert_eq!(EmnNotification::parse(&sms)?, emn);
-//! # Ok::<(), pimap::notify::NotifyError>(())
+//! # Ok::<(), pimap_notify::NotifyError>(())
 //! ```
 
 #![forbid(unsafe_code)]

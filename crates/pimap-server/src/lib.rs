@@ -46,7 +46,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use pimap::server::{Output, Reply, Request, SeededRandom, Server, ServerConfig, MemoryPersistence};
+//! use pimap_server::{Output, Reply, Request, SeededRandom, Server, ServerConfig, MemoryPersistence};
 //!
 //! let now = Instant::now();
 //! let mut server = Server::with_parts(

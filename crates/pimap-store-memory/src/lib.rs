@@ -11,9 +11,9 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use pimap::server::memory::MemoryStore;
-//! use pimap::server::{Reply, Request, StoreOp};
-//! use pimap::types::{FetchAttr, FetchItem, Mailbox};
+//! use pimap_store_memory::MemoryStore;
+//! use pimap_server::{Reply, Request, StoreOp};
+//! use pimap_types::{FetchAttr, FetchItem, Mailbox};
 //!
 //! let mut store = MemoryStore::new();
 //! store.add_user("alice", "secret");

@@ -54,7 +54,7 @@ impl LoginName {
     /// `Reply::Authenticated` and its own name for the account.)
     ///
     /// ```
-    /// use pimap::types::LoginName;
+    /// use pimap_types::LoginName;
     /// assert_eq!(&LoginName::parse(b"joe#phone@Foo.COM").account()[..], b"joe@foo.com");
     /// assert_eq!(&LoginName::parse(b"joe#phone").account()[..], b"joe");
     /// assert_eq!(&LoginName::parse(b"joe@foo.com").account()[..], b"joe@foo.com");

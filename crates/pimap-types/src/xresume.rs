@@ -30,7 +30,7 @@
 /// Ordered by epoch, then offset.
 ///
 /// ```
-/// use pimap::types::ResumeCursor;
+/// use pimap_types::ResumeCursor;
 /// let a = ResumeCursor { epoch: 3, offset: 900 };
 /// let b = ResumeCursor { epoch: 4, offset: 0 };
 /// assert!(a < b);

@@ -7,7 +7,7 @@ use super::Backend;
 /// across calls, so consecutive messages compress against each other.
 ///
 /// ```
-/// use pimap::compress::{Deflater, Inflater, Format, Limits};
+/// use pimap_codec::compress::{Deflater, Inflater, Format, Limits};
 ///
 /// let mut deflater = Deflater::new(1);
 /// let mut inflater = Inflater::new(Some(Format::Raw), Limits::default());
@@ -20,7 +20,7 @@ use super::Backend;
 ///     inflater.inflate(&wire, &mut plain)?;
 ///     assert_eq!(plain, msg);
 /// }
-/// # Ok::<(), pimap::compress::CompressError>(())
+/// # Ok::<(), pimap_codec::compress::CompressError>(())
 /// ```
 pub struct Deflater {
     raw: RawDeflate,

@@ -169,7 +169,7 @@ pub enum Format {
 /// raw DEFLATE.
 ///
 /// ```
-/// use pimap::compress::{sniff, Format};
+/// use pimap_codec::compress::{sniff, Format};
 /// assert_eq!(sniff(&[0x1f, 0x8b, 8]), Format::Gzip);
 /// assert_eq!(sniff(&[0x78, 0x9c]), Format::Zlib);
 /// assert_eq!(sniff(&[0x0b, 0x49]), Format::Raw);
@@ -287,8 +287,8 @@ pub fn deflate_part(decoded: &[u8], level: u8) -> Vec<u8> {
 /// Generation 4 is a FETCH data item instead: see [`deflate_part`].
 ///
 /// ```
-/// use pimap::compress::{XZipDecoder, XZipEncoder, Limits};
-/// use pimap::types::{Data, XZipFraming};
+/// use pimap_codec::compress::{XZipDecoder, XZipEncoder, Limits};
+/// use pimap_types::{Data, XZipFraming};
 ///
 /// let raw = b"* 1 FETCH (FLAGS (\\Seen))\r\nA002 OK FETCH completed\r\n".repeat(100);
 /// let enc = XZipEncoder { generation: 3, block_size: 1024, level: 6 };
@@ -301,7 +301,7 @@ pub fn deflate_part(decoded: &[u8], level: u8) -> Vec<u8> {
 ///     plain.extend(dec.push(data)?);
 /// }
 /// assert_eq!(plain, raw);
-/// # Ok::<(), pimap::compress::CompressError>(())
+/// # Ok::<(), pimap_codec::compress::CompressError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XZipEncoder {
