@@ -1517,6 +1517,7 @@ impl HttpSessions {
                 (!self.on_transmit(conn, &data)).then_some(Action::Transmit(conn, data))
             }
             Action::Close(conn) => (!self.on_close(conn)).then_some(Action::Close(conn)),
+            other => Some(other),
         }
     }
 

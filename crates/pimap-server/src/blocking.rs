@@ -70,11 +70,15 @@ impl Notifier for CollectingNotifier {
 
 /// What the transport must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// Write bytes to a connection.
     Transmit(ConnId, Bytes),
     /// Close a connection.
     Close(ConnId),
+    /// Run the server side of a TLS handshake on the connection, then call
+    /// [`Server::secured`] (see [`Output::StartTls`]).
+    StartTls(ConnId),
 }
 
 /// Runs a [`Server`] against blocking [`Store`], [`Submitter`] and [`Notifier`]
@@ -158,6 +162,7 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
             match o {
                 Output::Transmit { conn, data } => actions.push(Action::Transmit(conn, data)),
                 Output::Close { conn } => actions.push(Action::Close(conn)),
+                Output::StartTls { conn } => actions.push(Action::StartTls(conn)),
                 Output::Notify(n) => self.notifier.notify(&n),
                 Output::Request { id, request, .. } => {
                     let reply = match &request {

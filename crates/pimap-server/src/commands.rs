@@ -395,7 +395,7 @@ impl Server {
         use CommandBody as B;
         match cmd.body {
             B::Capability => {
-                let caps = self.config.capabilities.clone();
+                let caps = self.capabilities_for(conn);
                 self.send_data(conn, Data::Capability(caps));
                 self.deliver(conn, false);
                 self.ok(conn, tag, None, "CAPABILITY completed");
@@ -416,10 +416,13 @@ impl Server {
                 }
                 self.close_conn(conn, now);
             }
-            B::StartTls => self.bad(conn, tag, "STARTTLS is not offered"),
+            B::StartTls => self.starttls(conn, tag, state),
             B::Login { username, password } => {
                 if state != ConnState::NotAuthenticated {
                     return self.bad(conn, tag, "Already authenticated");
+                }
+                if self.login_disabled(conn) {
+                    return self.privacy_required(conn, tag);
                 }
                 let name = LoginName::parse(username.as_bytes());
                 let request = Request::Authenticate {
@@ -441,6 +444,9 @@ impl Server {
                 }
                 if !mechanism.as_bytes().eq_ignore_ascii_case(b"PLAIN") {
                     return self.no(conn, tag, "Unsupported authentication mechanism");
+                }
+                if self.login_disabled(conn) {
+                    return self.privacy_required(conn, tag);
                 }
                 match initial_response {
                     Some(ir) => self.auth_plain(conn, tag, ir.expose()),

@@ -51,7 +51,15 @@ pub struct ServerConfig {
     /// The dialect sent (draft -08 by default; -01 also supported).
     pub dialect: Dialect,
     /// Capabilities in the greeting and CAPABILITY (default from [`default_capabilities`]).
+    /// `STARTTLS` and `LOGINDISABLED` are added per connection from [`Self::starttls`] and
+    /// [`Self::login_requires_tls`]; do not list them here.
     pub capabilities: Vec<Capability>,
+    /// Offer STARTTLS on plaintext connections (default off: the caller must be able to run
+    /// a TLS handshake when it sees [`Output::StartTls`](crate::Output::StartTls)).
+    pub starttls: bool,
+    /// Refuse LOGIN and AUTHENTICATE on plaintext connections (`LOGINDISABLED`,
+    /// `NO [PRIVACYREQUIRED]`) until STARTTLS (default off).
+    pub login_requires_tls: bool,
     /// Greeting text.
     pub greeting: String,
     /// Detached device sessions expire after this much inactivity (default 1 hour: the
@@ -146,6 +154,8 @@ impl ServerConfig {
         Self {
             dialect,
             capabilities: default_capabilities(dialect),
+            starttls: false,
+            login_requires_tls: false,
             greeting: "pimap server ready".into(),
             session_expiry: Duration::from_secs(3600),
             autologout: Duration::from_secs(30 * 60),

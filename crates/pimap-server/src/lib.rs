@@ -94,6 +94,7 @@ mod request;
 #[allow(clippy::module_inception)]
 mod server;
 mod session;
+mod tls;
 mod xdeliver;
 
 pub use self::change::MailboxChange;

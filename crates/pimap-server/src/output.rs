@@ -34,6 +34,14 @@ pub enum Output {
     },
     /// Send an out-of-band notification (spec §7.4-7.7).
     Notify(Notification),
+    /// The connection answered STARTTLS: after transmitting everything before this output,
+    /// run the TLS handshake (server side) on the transport and call
+    /// [`Server::secured`](super::Server::secured), or close the connection if it fails.
+    /// Until then the server ignores input on it.
+    StartTls {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Close the connection (after transmitting everything before this output).
     Close {
         /// The connection.
@@ -73,6 +81,7 @@ impl std::fmt::Debug for Output {
                 .finish(),
             Output::Notify(n) => f.debug_tuple("Notify").field(n).finish(),
             Output::Close { conn } => f.debug_struct("Close").field("conn", conn).finish(),
+            Output::StartTls { conn } => f.debug_struct("StartTls").field("conn", conn).finish(),
         }
     }
 }

@@ -118,6 +118,10 @@ pub(crate) struct Conn {
     pub buffered: usize,
     /// Output octets handed to the caller and not yet reported transmitted.
     pub unsent: u64,
+    /// The transport is protected by TLS (implicit TLS, or after STARTTLS).
+    pub secure: bool,
+    /// STARTTLS was answered; input is ignored until [`Server::secured`].
+    pub tls_pending: bool,
 }
 
 impl Conn {
@@ -242,7 +246,56 @@ impl Server {
     /// A new connection: the greeting is queued for transmission. See
     /// [`accept_from`](Self::accept_from) to apply the per-address limit too.
     pub fn accept(&mut self, now: Instant) -> Result<ConnId, ServerError> {
-        self.accept_inner(now, None)
+        self.accept_inner(now, None, false)
+    }
+
+    /// A new connection whose transport is already protected by TLS (implicit TLS, port
+    /// 993 style): STARTTLS is not offered on it and LOGIN is allowed under
+    /// [`ServerConfig::login_requires_tls`]. `addr` as for [`Server::accept_from`].
+    pub fn accept_secure(
+        &mut self,
+        now: Instant,
+        addr: Option<std::net::IpAddr>,
+    ) -> Result<ConnId, ServerError> {
+        self.accept_inner(now, addr, true)
+    }
+
+    /// The TLS handshake the caller ran after [`Output::StartTls`] succeeded: the
+    /// connection is secure from now on and reads input again (the client starts over with
+    /// CAPABILITY, RFC 3501 6.2.1). If the handshake failed, close the connection instead.
+    pub fn secured(&mut self, conn: ConnId) -> Result<(), ServerError> {
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .ok_or(ServerError::UnknownConnection(conn))?;
+        c.secure = true;
+        c.tls_pending = false;
+        Ok(())
+    }
+
+    /// The capabilities a connection is offered now: the configured ones, plus `STARTTLS`
+    /// before login on a plaintext connection when [`ServerConfig::starttls`] is on, plus
+    /// `LOGINDISABLED` on a plaintext connection when [`ServerConfig::login_requires_tls`]
+    /// is on.
+    pub(crate) fn capabilities_for(&self, conn: ConnId) -> Vec<pimap_types::Capability> {
+        let mut caps = self.config.capabilities.clone();
+        let Some(c) = self.conns.get(&conn) else {
+            return caps;
+        };
+        let cap = |name: &'static str| {
+            pimap_types::Atom::new(name.as_bytes())
+                .ok()
+                .map(pimap_types::Capability)
+        };
+        if !c.secure && c.state == ConnState::NotAuthenticated {
+            if self.config.starttls {
+                caps.extend(cap("STARTTLS"));
+            }
+            if self.config.login_requires_tls {
+                caps.extend(cap("LOGINDISABLED"));
+            }
+        }
+        caps
     }
 
     /// A new connection from `addr`: at most
@@ -252,13 +305,22 @@ impl Server {
         now: Instant,
         addr: std::net::IpAddr,
     ) -> Result<ConnId, ServerError> {
-        self.accept_inner(now, Some(addr))
+        self.accept_inner(now, Some(addr), false)
+    }
+
+    /// The decoder options of a connection that has not logged in.
+    pub(crate) fn preauth_decoder_options(&self) -> pimap_codec::DecoderOptions {
+        pimap_codec::DecoderOptions {
+            limits: self.config.preauth_limits,
+            ..self.config.decoder
+        }
     }
 
     fn accept_inner(
         &mut self,
         now: Instant,
         addr: Option<std::net::IpAddr>,
+        secure: bool,
     ) -> Result<ConnId, ServerError> {
         if self.conns.len() >= self.config.max_connections {
             return Err(ServerError::TooManyConnections(self.config.max_connections));
@@ -278,10 +340,7 @@ impl Server {
         self.unauthenticated += 1;
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
-        let preauth = pimap_codec::DecoderOptions {
-            limits: self.config.preauth_limits,
-            ..self.config.decoder
-        };
+        let preauth = self.preauth_decoder_options();
         let conn = Conn {
             decoder: CommandDecoder::new(preauth),
             state: ConnState::NotAuthenticated,
@@ -305,12 +364,14 @@ impl Server {
             addr,
             buffered: 0,
             unsent: 0,
+            secure,
+            tls_pending: false,
         };
         self.conns.insert(id, conn);
         let greeting = Response::Status(StatusResponse {
             tag: None,
             status: Status::Ok,
-            code: Some(Code::Capability(self.config.capabilities.clone())),
+            code: Some(Code::Capability(self.capabilities_for(id))),
             text: Bytes::from(self.config.greeting.clone()),
         });
         self.send(id, &greeting);
@@ -330,7 +391,9 @@ impl Server {
             .conns
             .get_mut(&conn)
             .ok_or(ServerError::UnknownConnection(conn))?;
-        if c.closed {
+        if c.closed || c.tls_pending {
+            // After STARTTLS only the TLS handshake may come; the caller runs it and calls
+            // `secured`. Plaintext here is never executed.
             return Ok(());
         }
         c.last_input = now;

@@ -406,6 +406,7 @@ pub struct Harness<S: Store> {
     pub now: Instant,
     pub out: HashMap<ConnId, Vec<u8>>,
     pub closed: Vec<ConnId>,
+    pub starttls: Vec<ConnId>,
 }
 
 impl<S: Store> Harness<S> {
@@ -425,6 +426,7 @@ impl<S: Store> Harness<S> {
             now: Instant::now(),
             out: HashMap::new(),
             closed: Vec::new(),
+            starttls: Vec::new(),
         }
     }
 
@@ -433,6 +435,8 @@ impl<S: Store> Harness<S> {
             match a {
                 Action::Transmit(c, b) => self.out.entry(c).or_default().extend_from_slice(&b),
                 Action::Close(c) => self.closed.push(c),
+                Action::StartTls(c) => self.starttls.push(c),
+                other => panic!("unexpected action {other:?}"),
             }
         }
     }
