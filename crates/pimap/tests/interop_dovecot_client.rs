@@ -95,7 +95,10 @@ fn client_session_against_dovecot() {
 /// byte after the tagged OK is raw DEFLATE in both directions, including the IDLE push.
 #[test]
 fn client_session_against_dovecot_compressed() {
-    if !peers::available("client_session_against_dovecot_compressed", &[peers::DOVECOT]) {
+    if !peers::available(
+        "client_session_against_dovecot_compressed",
+        &[peers::DOVECOT],
+    ) {
         return;
     }
     session(true);

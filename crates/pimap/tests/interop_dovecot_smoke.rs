@@ -85,7 +85,10 @@ impl Conn {
 
 #[test]
 fn dovecot_harness_login_select_idle_push_logout() {
-    if !peers::available("dovecot_harness_login_select_idle_push_logout", &[peers::DOVECOT]) {
+    if !peers::available(
+        "dovecot_harness_login_select_idle_push_logout",
+        &[peers::DOVECOT],
+    ) {
         return;
     }
     let t0 = Instant::now();

@@ -386,7 +386,10 @@ fn start_sink() -> Sink {
 
 #[test]
 fn xdeliver_through_gateway() {
-    if !peers::available("xdeliver_through_gateway", &[peers::DOVECOT, peers::AIOSMTPD]) {
+    if !peers::available(
+        "xdeliver_through_gateway",
+        &[peers::DOVECOT, peers::AIOSMTPD],
+    ) {
         return;
     }
     let sink = start_sink();

@@ -99,7 +99,16 @@ fn cells() -> Vec<(&'static str, &'static str, CellFn)> {
 
 #[test]
 fn interop_matrix() {
-    if !peers::available("interop_matrix", &[peers::DOVECOT, peers::MBSYNC, peers::FETCHMAIL, peers::CURL, peers::AIOSMTPD]) {
+    if !peers::available(
+        "interop_matrix",
+        &[
+            peers::DOVECOT,
+            peers::MBSYNC,
+            peers::FETCHMAIL,
+            peers::CURL,
+            peers::AIOSMTPD,
+        ],
+    ) {
         return;
     }
     let env = Env::new();

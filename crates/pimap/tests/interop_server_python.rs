@@ -77,7 +77,10 @@ fn python_imaplib_and_curl_against_example_server() {
 /// Python's zlib drives COMPRESS=DEFLATE (RFC 4978) against the example server.
 #[test]
 fn python_zlib_compress_against_example_server() {
-    if !peers::available("python_zlib_compress_against_example_server", &[peers::PYTHON3]) {
+    if !peers::available(
+        "python_zlib_compress_against_example_server",
+        &[peers::PYTHON3],
+    ) {
         return;
     }
     let bin = build_example("server");

@@ -59,7 +59,10 @@ fn login_disabled_until_tls_and_pipelined_plaintext_discarded() {
     h.d.server.secured(c).expect("known connection");
     let r = h.send(c, "f CAPABILITY\r\n");
     assert!(r.contains("f OK"), "{r}");
-    assert!(!r.contains("STARTTLS") && !r.contains("LOGINDISABLED"), "{r}");
+    assert!(
+        !r.contains("STARTTLS") && !r.contains("LOGINDISABLED"),
+        "{r}"
+    );
     let r = h.send(c, "g STARTTLS\r\n");
     assert!(r.starts_with("g BAD"), "{r}");
     let r = h.send(c, "h LOGIN alice pw\r\n");
@@ -75,7 +78,10 @@ fn implicit_tls_connections_are_secure_from_the_start() {
     h.sync();
     let g = h.take(c);
     assert!(g.starts_with("* OK [CAPABILITY"), "{g}");
-    assert!(!g.contains("STARTTLS") && !g.contains("LOGINDISABLED"), "{g}");
+    assert!(
+        !g.contains("STARTTLS") && !g.contains("LOGINDISABLED"),
+        "{g}"
+    );
     let r = h.send(c, "a LOGIN alice pw\r\n");
     assert!(r.contains("a OK"), "{r}");
 }

@@ -1,0 +1,574 @@
+//! Serving a [`Server`] over TCP (and TLS) with tokio.
+//!
+//! The sans-IO server sits behind one async mutex. A task per connection reads its
+//! transport and feeds the server; the server's outputs are drained while the lock is held:
+//! bytes go to the writer of the connection they name (a bounded channel), requests (store
+//! operations, submissions) run **off the state machine**, on tokio's blocking pool against
+//! the store behind its own lock. Their replies, with the changes the store recorded, come
+//! back through one ordered channel (sent while the store lock is held, so changes reach
+//! the server in the order the store made them) and are applied by a single task: changes
+//! first, then the completion, as [`Server::mailbox_changed`] requires.
+//!
+//! Backpressure: each connection task reports what it wrote ([`Server::transmitted`]);
+//! with [`ServerConfig::output_budget`](pimap_server::ServerConfig) set, a peer that stops
+//! reading stops its own commands and pushes, not the process.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio_rustls::rustls;
+
+use pimap_server::blocking::{Notifier, Store, Submitter};
+use pimap_server::{ConnId, MailboxChange, Output, Reply, Request, RequestId, Server};
+use pimap_types::Mailbox;
+
+use crate::transport::Transport;
+
+/// How a [`Service`] runs its connections.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// The TLS configuration for STARTTLS (when the server's
+    /// [`ServerConfig::starttls`](pimap_server::ServerConfig) is on) and for implicit TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Every accepted connection starts with a TLS handshake (port 993 style); needs `tls`.
+    pub implicit_tls: bool,
+    /// How long a TLS handshake may take (default 30 s).
+    pub handshake_timeout: Duration,
+    /// Chunks queued for one connection's writer (default 4096). With an output budget this
+    /// is a last resort: a connection whose queue is full is closed.
+    pub write_queue: usize,
+    /// Read size per socket read (default 16 KiB).
+    pub read_chunk: usize,
+    /// Apply the server's per-address connection limit to loopback peers too (default
+    /// false: a loopback peer is usually a local proxy or a test).
+    pub limit_loopback: bool,
+    /// How often the clocks are refreshed and due timers checked (default 1 s; timers fire
+    /// at most this late).
+    pub tick: Duration,
+    /// Log each connection's accept and end to stderr (`conn N: ...`; default false).
+    pub log_connections: bool,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("tls", &self.tls.is_some())
+            .field("implicit_tls", &self.implicit_tls)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("write_queue", &self.write_queue)
+            .field("read_chunk", &self.read_chunk)
+            .field("limit_loopback", &self.limit_loopback)
+            .field("tick", &self.tick)
+            .field("log_connections", &self.log_connections)
+            .finish()
+    }
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            tls: None,
+            implicit_tls: false,
+            handshake_timeout: Duration::from_secs(30),
+            write_queue: 4096,
+            read_chunk: 16 * 1024,
+            limit_loopback: false,
+            tick: Duration::from_secs(1),
+            log_connections: false,
+        }
+    }
+}
+
+/// Why a [`Service`] cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// STARTTLS is offered (or implicit TLS asked for) but no TLS configuration was given.
+    #[error("STARTTLS or implicit TLS needs ServeOptions::tls")]
+    NoTlsConfig,
+}
+
+/// What a connection's task is told to do.
+enum Out {
+    Data(Bytes),
+    StartTls,
+    Close,
+}
+
+/// A store or submission reply, with the store changes to feed before it.
+struct Done {
+    id: Option<RequestId>,
+    reply: Reply,
+    changes: Vec<(Bytes, Mailbox, MailboxChange)>,
+}
+
+struct Parts<S, U, N> {
+    store: Arc<std::sync::Mutex<S>>,
+    submitter: Arc<std::sync::Mutex<U>>,
+    notifier: Arc<std::sync::Mutex<N>>,
+    done: mpsc::UnboundedSender<Done>,
+}
+
+impl<S, U, N> Clone for Parts<S, U, N> {
+    fn clone(&self) -> Self {
+        Parts {
+            store: self.store.clone(),
+            submitter: self.submitter.clone(),
+            notifier: self.notifier.clone(),
+            done: self.done.clone(),
+        }
+    }
+}
+
+/// Everything behind the lock: the server and the writers of the open connections.
+struct Shared<S, U, N> {
+    server: Server,
+    writers: HashMap<ConnId, mpsc::Sender<Out>>,
+    parts: Parts<S, U, N>,
+}
+
+type State<S, U, N> = Arc<Mutex<Shared<S, U, N>>>;
+
+impl<S, U, N> Shared<S, U, N>
+where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    /// Drain the server's outputs: bytes to writers, requests and notifications to the
+    /// blocking pool.
+    fn pump(&mut self, now: Instant) {
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                Output::Transmit { conn, data } => self.send(conn, Out::Data(data), now),
+                Output::StartTls { conn } => self.send(conn, Out::StartTls, now),
+                Output::Close { conn } => {
+                    if let Some(tx) = self.writers.remove(&conn) {
+                        // If the queue is full the task ends when the sender drops.
+                        let _ = tx.try_send(Out::Close);
+                    }
+                }
+                Output::Notify(n) => {
+                    let notifier = self.parts.notifier.clone();
+                    tokio::task::spawn_blocking(move || {
+                        if let Ok(mut nt) = notifier.lock() {
+                            nt.notify(&n);
+                        }
+                    });
+                }
+                Output::Request { id, request, .. } => {
+                    let parts = self.parts.clone();
+                    tokio::task::spawn_blocking(move || perform(&parts, id, &request));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, out: Out, now: Instant) {
+        let Some(tx) = self.writers.get(&conn) else {
+            return;
+        };
+        if tx.try_send(out).is_err() {
+            self.writers.remove(&conn);
+            self.server.handle_close(conn, now);
+        }
+    }
+}
+
+/// Run one request on the blocking pool. The reply and the changes are sent while the store
+/// lock is held, so they reach the server in the store's order.
+fn perform<S: Store, U: Submitter, N>(parts: &Parts<S, U, N>, id: RequestId, request: &Request) {
+    if let Request::Submit(s) = request {
+        let reply = match parts.submitter.lock() {
+            Ok(mut u) => match u.submit(s) {
+                Ok(()) => Reply::Submitted,
+                Err(why) => Reply::no(why),
+            },
+            Err(_) => Reply::no("submission path unavailable"),
+        };
+        let _ = parts.done.send(Done {
+            id: Some(id),
+            reply,
+            changes: Vec::new(),
+        });
+        return;
+    }
+    let Ok(mut st) = parts.store.lock() else {
+        let _ = parts.done.send(Done {
+            id: Some(id),
+            reply: Reply::no("store unavailable"),
+            changes: Vec::new(),
+        });
+        return;
+    };
+    let reply = st.handle(request);
+    let changes = st.take_changes();
+    let _ = parts.done.send(Done {
+        id: Some(id),
+        reply,
+        changes,
+    });
+}
+
+/// A [`Server`] with its store, submission path and notifier, ready to serve listeners.
+pub struct Service<S, U, N> {
+    state: State<S, U, N>,
+    parts: Parts<S, U, N>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    options: ServeOptions,
+    shutdown: watch::Sender<bool>,
+}
+
+impl<S, U, N> std::fmt::Debug for Service<S, U, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle on a running [`Service`]: store work from outside (deliveries), shutdown.
+pub struct Handle<S, U, N> {
+    state: State<S, U, N>,
+    parts: Parts<S, U, N>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl<S, U, N> Clone for Handle<S, U, N> {
+    fn clone(&self) -> Self {
+        Handle {
+            state: self.state.clone(),
+            parts: self.parts.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+impl<S, U, N> std::fmt::Debug for Handle<S, U, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl<S, U, N> Handle<S, U, N>
+where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    /// Run `f` against the store on the blocking pool (a delivery, an administrative
+    /// change); the changes it records reach the server in order, pushed to devices as
+    /// any other change.
+    pub async fn with_store<R, F>(&self, f: F) -> io::Result<R>
+    where
+        F: FnOnce(&mut S) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let parts = self.parts.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut st = parts
+                .store
+                .lock()
+                .map_err(|_| io::Error::other("store lock poisoned"))?;
+            let r = f(&mut st);
+            let changes = st.take_changes();
+            let _ = parts.done.send(Done {
+                id: None,
+                reply: Reply::Ok,
+                changes,
+            });
+            Ok(r)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    /// Run `f` against the server under its lock (statistics, configuration of profiles).
+    pub async fn with_server<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
+        let mut st = self.state.lock().await;
+        let r = f(&mut st.server);
+        st.pump(Instant::now());
+        r
+    }
+
+    /// Stop accepting, and close every connection after what is queued for it (the device
+    /// sessions stay in the server for resumption).
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl<S, U, N> Service<S, U, N>
+where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    /// A service over `server`. Fails if the server offers STARTTLS (or `options` ask for
+    /// implicit TLS) without a TLS configuration.
+    pub fn new(
+        server: Server,
+        store: S,
+        submitter: U,
+        notifier: N,
+        options: ServeOptions,
+    ) -> Result<Self, ServeError> {
+        if (server.config().starttls || options.implicit_tls) && options.tls.is_none() {
+            return Err(ServeError::NoTlsConfig);
+        }
+        let (done, done_rx) = mpsc::unbounded_channel();
+        let parts = Parts {
+            store: Arc::new(std::sync::Mutex::new(store)),
+            submitter: Arc::new(std::sync::Mutex::new(submitter)),
+            notifier: Arc::new(std::sync::Mutex::new(notifier)),
+            done,
+        };
+        let state = Arc::new(Mutex::new(Shared {
+            server,
+            writers: HashMap::new(),
+            parts: parts.clone(),
+        }));
+        let (shutdown, _) = watch::channel(false);
+        Ok(Service {
+            state,
+            parts,
+            done_rx,
+            options,
+            shutdown,
+        })
+    }
+
+    /// A handle for store work from outside and shutdown.
+    pub fn handle(&self) -> Handle<S, U, N> {
+        Handle {
+            state: self.state.clone(),
+            parts: self.parts.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// Accept connections on `listener` until [`Handle::shutdown`]; returns when every
+    /// connection task has ended.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        let Service {
+            state,
+            parts: _,
+            done_rx,
+            options,
+            shutdown,
+        } = self;
+        let mut stop = shutdown.subscribe();
+        let completer = tokio::spawn(completer(state.clone(), done_rx));
+        let timers = tokio::spawn(timers(state.clone(), options.tick));
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((tcp, peer)) => {
+                        tasks.spawn(connection(tcp, peer, state.clone(), options.clone(), shutdown.subscribe()));
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        eprintln!("pimap-tokio: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                _ = stop.changed() => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        drop(listener);
+        while tasks.join_next().await.is_some() {}
+        completer.abort();
+        timers.abort();
+        Ok(())
+    }
+}
+
+/// Apply replies in order: the changes first, then the completion.
+async fn completer<S, U, N>(state: State<S, U, N>, mut rx: mpsc::UnboundedReceiver<Done>)
+where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    while let Some(d) = rx.recv().await {
+        let mut st = state.lock().await;
+        let now = Instant::now();
+        for (user, mailbox, change) in d.changes {
+            st.server.mailbox_changed(&user, &mailbox, change, now);
+        }
+        if let Some(id) = d.id {
+            // The id came from this server and is completed once.
+            let _ = st.server.complete(id, d.reply, now);
+        }
+        st.pump(now);
+    }
+}
+
+/// Keep the server's clock current and run its timers when they are due.
+async fn timers<S, U, N>(state: State<S, U, N>, tick: Duration)
+where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        interval.tick().await;
+        let now = Instant::now();
+        let mut st = state.lock().await;
+        st.server.set_unix_time(unix_now());
+        if st.server.poll_timeout().is_some_and(|t| t <= now) {
+            st.server.handle_timeout(now);
+            st.pump(now);
+        }
+    }
+}
+
+async fn write_flush(transport: &mut Transport, data: &[u8]) -> io::Result<()> {
+    transport.write_all(data).await?;
+    transport.flush().await
+}
+
+/// One connection: transport input to the server, the channel's output to the transport.
+async fn connection<S, U, N>(
+    tcp: TcpStream,
+    peer: std::net::SocketAddr,
+    state: State<S, U, N>,
+    options: ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    // Answer at once: a client that writes a command and its CRLF in two segments must not
+    // wait for Nagle against its delayed ACK.
+    let _ = tcp.set_nodelay(true);
+    let mut transport = Transport::Plain(tcp);
+    if options.implicit_tls {
+        let Some(tls) = options.tls.clone() else {
+            return;
+        };
+        match tokio::time::timeout(options.handshake_timeout, transport.accept_tls(tls)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return eprintln!("pimap-tokio: TLS handshake with {peer}: {e}"),
+            Err(_) => return eprintln!("pimap-tokio: TLS handshake with {peer} timed out"),
+        }
+    }
+    let (tx, mut rx) = mpsc::channel(options.write_queue.max(1));
+    let conn = {
+        let mut st = state.lock().await;
+        let now = Instant::now();
+        let addr = (options.limit_loopback || !peer.ip().is_loopback()).then_some(peer.ip());
+        let accepted = match (transport.is_tls(), addr) {
+            (true, addr) => st.server.accept_secure(now, addr),
+            (false, Some(a)) => st.server.accept_from(now, a),
+            (false, None) => st.server.accept(now),
+        };
+        match accepted {
+            Ok(conn) => {
+                st.writers.insert(conn, tx);
+                st.pump(now);
+                if options.log_connections {
+                    eprintln!("conn {}: accepted from {peer}", conn.0);
+                }
+                conn
+            }
+            Err(e) => {
+                drop(st);
+                eprintln!("pimap-tokio: refusing {peer}: {e}");
+                let _ = transport.write_all(b"* BYE too many connections\r\n").await;
+                return;
+            }
+        }
+    };
+
+    let mut buf: Vec<u8> = Vec::new();
+    let why = loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Out::Data(data)) => {
+                    // (TLS holds written records until flushed.)
+                    if let Err(e) = write_flush(&mut transport, &data).await {
+                        break format!("write failed: {e}");
+                    }
+                    let mut st = state.lock().await;
+                    let now = Instant::now();
+                    st.server.transmitted(conn, data.len(), now);
+                    st.pump(now);
+                }
+                Some(Out::StartTls) => {
+                    let Some(tls) = options.tls.clone() else {
+                        break "STARTTLS without a TLS configuration".to_string();
+                    };
+                    let hs = tokio::time::timeout(options.handshake_timeout, transport.accept_tls(tls)).await;
+                    match hs {
+                        Ok(Ok(())) => {
+                            let mut st = state.lock().await;
+                            let _ = st.server.secured(conn);
+                            st.pump(Instant::now());
+                        }
+                        Ok(Err(e)) => break format!("STARTTLS handshake failed: {e}"),
+                        Err(_) => break "STARTTLS handshake timed out".to_string(),
+                    }
+                }
+                Some(Out::Close) => break "closed by server".to_string(),
+                None => break "dropped by server".to_string(),
+            },
+            r = transport.read_some(&mut buf, options.read_chunk) => {
+                let n = match r {
+                    Ok(0) => break "closed by peer".to_string(),
+                    Ok(n) => n,
+                    Err(e) => break format!("read failed: {e}"),
+                };
+                transport.quick_ack();
+                let mut st = state.lock().await;
+                let now = Instant::now();
+                let fed = st.server.handle_input(conn, &buf[..n], now);
+                buf = Vec::new();
+                match fed {
+                    Ok(()) => st.pump(now),
+                    Err(e) => break format!("server: {e}"),
+                }
+            }
+            _ = stop.changed() => break "shutdown".to_string(),
+        }
+    };
+    // Write what the server queued before closing (e.g. BYE and the tagged LOGOUT OK).
+    rx.close();
+    while let Ok(Out::Data(data)) = rx.try_recv() {
+        if write_flush(&mut transport, &data).await.is_err() {
+            break;
+        }
+    }
+    let _ = transport.shutdown().await;
+    {
+        let mut st = state.lock().await;
+        let now = Instant::now();
+        // The server may have closed it already; then this is a no-op.
+        if st.writers.remove(&conn).is_some() {
+            st.server.handle_close(conn, now);
+            st.pump(now);
+        }
+    }
+    if options.log_connections {
+        eprintln!("conn {}: {why}", conn.0);
+    }
+}
