@@ -39,15 +39,15 @@ impl Drop for Gateway {
 
 fn gateway_binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--example", "gateway"])
+        .args(["build", "--workspace", "--bin", "pimap-gateway"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
-        .expect("run cargo build --example gateway");
-    assert!(status.success(), "cargo build --example gateway failed");
-    // target/<profile>/deps/<test binary> -> target/<profile>/examples/gateway
+        .expect("run cargo build --bin pimap-gateway");
+    assert!(status.success(), "cargo build --bin pimap-gateway failed");
+    // target/<profile>/deps/<test binary> -> target/<profile>/pimap-gateway
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = profile_dir.join("examples").join("gateway");
+    let bin = profile_dir.join(format!("pimap-gateway{}", std::env::consts::EXE_SUFFIX));
     assert!(bin.exists(), "{} missing", bin.display());
     bin
 }

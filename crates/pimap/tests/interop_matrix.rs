@@ -73,12 +73,12 @@ fn cells() -> Vec<(&'static str, &'static str, CellFn)> {
         ("Python imaplib", "examples/server", imaplib_vs_example),
         ("curl", "examples/server", curl_vs_example),
         (
-            "pimap client (examples/client.rs)",
+            "pimap-cli (apps/pimap-cli)",
             "examples/server",
             pimap_client_vs_example,
         ),
         (
-            "pimap client (examples/client.rs)",
+            "pimap-cli (apps/pimap-cli)",
             "Dovecot",
             pimap_client_vs_dovecot,
         ),
@@ -89,7 +89,7 @@ fn cells() -> Vec<(&'static str, &'static str, CellFn)> {
         ("curl", "gateway → Dovecot", curl_vs_gateway),
         ("Python imaplib", "gateway → Dovecot", imaplib_vs_gateway),
         (
-            "pimap client (examples/client.rs)",
+            "pimap-cli (apps/pimap-cli)",
             "gateway → Dovecot",
             pimap_client_vs_gateway,
         ),
@@ -222,12 +222,13 @@ fn build_examples() -> [PathBuf; 3] {
     cmd.args([
         "build",
         "--quiet",
+        "--workspace",
         "--example",
         "server",
-        "--example",
-        "client",
-        "--example",
-        "gateway",
+        "--bin",
+        "pimap-cli",
+        "--bin",
+        "pimap-gateway",
     ])
     .current_dir(env!("CARGO_MANIFEST_DIR"));
     if profile_dir.file_name().is_some_and(|n| n == "release") {
@@ -235,16 +236,18 @@ fn build_examples() -> [PathBuf; 3] {
     }
     let status = cmd
         .status()
-        .expect("run cargo build --example server/client/gateway");
+        .expect("run cargo build of the server example, pimap-cli and pimap-gateway");
     assert!(status.success(), "cargo build of the examples failed");
-    let bin = |name: &str| {
-        let p = profile_dir
-            .join("examples")
-            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-        assert!(p.exists(), "example binary not found at {}", p.display());
+    let bin = |dir: &Path, name: &str| {
+        let p = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        assert!(p.exists(), "binary not found at {}", p.display());
         p
     };
-    [bin("server"), bin("client"), bin("gateway")]
+    [
+        bin(&profile_dir.join("examples"), "server"),
+        bin(&profile_dir, "pimap-cli"),
+        bin(&profile_dir, "pimap-gateway"),
+    ]
 }
 
 /// Make sure `program` (an absolute path) exists, running `tests/interop/setup.sh` once if

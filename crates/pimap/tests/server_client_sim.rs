@@ -177,6 +177,8 @@ impl Sim {
                         self.disconnected(i);
                     }
                 }
+                // STARTTLS is not offered in the simulation.
+                other => panic!("unexpected action {other:?}"),
             }
         }
     }

@@ -80,7 +80,8 @@ pub fn build_example(name: &str) -> PathBuf {
     let path = example_path(name);
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args(["build", "--quiet", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--workspace");
     let release = path
         .parent()
         .and_then(Path::parent)

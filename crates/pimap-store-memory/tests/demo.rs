@@ -6,7 +6,8 @@ use std::process::Command;
 fn run_demo() -> String {
     let out = Command::new(env!("CARGO"))
         .args(["run", "--quiet", "--example", "demo"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        // From the workspace root, exactly as the README says.
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .output()
         .expect("cargo runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

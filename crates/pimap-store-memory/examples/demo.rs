@@ -14,20 +14,20 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use pimap::client::{
+use pimap_client::{
     Client, ClientConfig, Completion, Event, LocalFolder, LoginOutcome, MailboxView, MessageEntry,
     Output,
 };
-use pimap::codec::CommandDecoder;
-use pimap::compress::{DeflateStream, Limits, PUSH_LEVEL};
-use pimap::notify::EmnNotification;
-use pimap::server::blocking::{Action, CollectingNotifier, Driver, Submitter};
-use pimap::server::memory::MemoryStore;
-use pimap::server::{
+use pimap_codec::compress::{DeflateStream, Limits, PUSH_LEVEL};
+use pimap_codec::CommandDecoder;
+use pimap_notify::EmnNotification;
+use pimap_server::blocking::{Action, CollectingNotifier, Driver, Submitter};
+use pimap_server::{
     ConnId, MemoryPersistence, Reply, Request, SearchClock, SeededRandom, Server, ServerConfig,
     StoreOp, Submission,
 };
-use pimap::types::{ClientMessage, Code, FetchAttr, FetchItems, Flag, Mailbox, StoreKind};
+use pimap_store_memory::MemoryStore;
+use pimap_types::{ClientMessage, Code, FetchAttr, FetchItems, Flag, Mailbox, StoreKind};
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -89,7 +89,7 @@ struct Demo {
     plain: [u64; 2],
     notified: usize,
     /// The XRESUME position kept across connections.
-    cursor: Option<pimap::types::ResumeCursor>,
+    cursor: Option<pimap_types::ResumeCursor>,
 }
 
 impl Demo {
@@ -620,8 +620,8 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn address(a: &pimap::types::Address) -> String {
-    let part = |s: &Option<pimap::types::IString>| {
+fn address(a: &pimap_types::Address) -> String {
+    let part = |s: &Option<pimap_types::IString>| {
         s.as_ref().map_or(String::new(), |s| lossy(s.as_bytes()))
     };
     format!("{}@{}", part(&a.mailbox), part(&a.host))
