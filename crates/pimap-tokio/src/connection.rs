@@ -144,12 +144,12 @@ impl Connection {
                 .connect_tls(config.clone(), server_name.clone())
                 .await?;
         }
-        match c.wait_for(|e| matches!(e, Event::Greeting { .. })).await? {
-            Event::Greeting {
-                kind: GreetingKind::Bye,
-                ..
-            } => return Err(ConnectionError::Refused),
-            _ => {}
+        if let Event::Greeting {
+            kind: GreetingKind::Bye,
+            ..
+        } = c.wait_for(|e| matches!(e, Event::Greeting { .. })).await?
+        {
+            return Err(ConnectionError::Refused);
         }
         if let Security::StartTls {
             config,
