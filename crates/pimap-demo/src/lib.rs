@@ -1,0 +1,1 @@
+//! The demo is `examples/demo.rs`; its test is `tests/demo.rs`.
