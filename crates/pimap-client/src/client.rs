@@ -427,11 +427,13 @@ impl Client {
     }
 
     /// The next output (bytes to send or an event), or `None` when drained.
+    #[must_use = "outputs must be drained: bytes to send, events, requests"]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    #[must_use = "the caller must arrange to call handle_timeout then"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.idle {
             IdleState::Active { since, .. } => since.checked_add(self.config.idle_refresh),

@@ -1663,12 +1663,14 @@ impl HttpSessions {
     }
 
     /// The next event to act on.
+    #[must_use = "events must be drained"]
     pub fn poll_event(&mut self) -> Option<HttpEvent> {
         self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next: the earliest
     /// idle expiry of a cookie session (now, when a session must be closed).
+    #[must_use = "the caller must arrange to call handle_timeout then"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let expiry = self
             .sessions

@@ -93,6 +93,9 @@ pub struct Driver<S, U, N> {
     pub submitter: U,
     /// The notifier.
     pub notifier: N,
+    /// Replies of the wrong kind the store gave (the client was answered
+    /// `NO [SERVERBUG]`), oldest first, at most 64 kept: a store bug to report.
+    pub store_errors: std::collections::VecDeque<ServerError>,
 }
 
 impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
@@ -103,6 +106,7 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
             store,
             submitter,
             notifier,
+            store_errors: std::collections::VecDeque::new(),
         }
     }
 
@@ -113,6 +117,7 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
     }
 
     /// Bytes from a connection; returns what to send and close.
+    #[must_use = "the actions must be carried out (transmit, close, STARTTLS)"]
     pub fn input(
         &mut self,
         conn: ConnId,
@@ -124,12 +129,14 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
     }
 
     /// The peer closed a connection.
+    #[must_use = "the actions must be carried out (transmit, close, STARTTLS)"]
     pub fn closed(&mut self, conn: ConnId, now: Instant) -> Vec<Action> {
         self.server.handle_close(conn, now);
         self.run(now)
     }
 
     /// Feed changes the store made on its own (deliveries) to the server.
+    #[must_use = "the actions must be carried out (transmit, close, STARTTLS)"]
     pub fn sync_store(&mut self, now: Instant) -> Vec<Action> {
         self.feed_changes(now);
         self.run(now)
@@ -138,12 +145,14 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
     /// The transport wrote `octets` of a connection's output (with
     /// [`ServerConfig::output_budget`](super::ServerConfig::output_budget)): work paused by
     /// backpressure may go on.
+    #[must_use = "the actions must be carried out (transmit, close, STARTTLS)"]
     pub fn transmitted(&mut self, conn: ConnId, octets: usize, now: Instant) -> Vec<Action> {
         self.server.transmitted(conn, octets, now);
         self.run(now)
     }
 
     /// Run timers.
+    #[must_use = "the actions must be carried out (transmit, close, STARTTLS)"]
     pub fn timeout(&mut self, now: Instant) -> Vec<Action> {
         self.server.handle_timeout(now);
         self.run(now)
@@ -156,6 +165,7 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
     }
 
     /// Drain the server's outputs, answering requests, until only transport actions remain.
+    #[must_use = "the actions must be carried out (transmit, close, STARTTLS)"]
     pub fn run(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
         while let Some(o) = self.server.poll_output() {
@@ -174,7 +184,12 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
                     };
                     self.feed_changes(now);
                     // The id came from this server and is completed once.
-                    let _ = self.server.complete(id, reply, now);
+                    if let Err(e) = self.server.complete(id, reply, now) {
+                        if self.store_errors.len() >= 64 {
+                            self.store_errors.pop_front();
+                        }
+                        self.store_errors.push_back(e);
+                    }
                 }
             }
         }

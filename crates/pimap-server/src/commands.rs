@@ -71,6 +71,39 @@ pub(crate) enum Pending {
 }
 
 impl Pending {
+    /// The reply kinds that answer this request, if `reply` is not one of them (`No` always
+    /// is). XDELIVER's steps check their own replies.
+    pub(crate) fn mismatch(&self, reply: &Reply) -> Option<&'static str> {
+        let fits = match (self, reply) {
+            (_, Reply::No { .. }) | (Pending::XDeliver(_), _) => true,
+            (Pending::Login { .. }, Reply::Ok | Reply::Authenticated { .. }) => true,
+            (Pending::Select { .. }, Reply::Selected(_)) => true,
+            (Pending::Simple { .. } | Pending::Close { .. }, Reply::Ok) => true,
+            (Pending::List { .. } | Pending::FilterGetAll { .. }, Reply::List(_)) => true,
+            (Pending::Status { .. }, Reply::Status(_)) => true,
+            (Pending::Append { .. }, Reply::Appended { .. }) => true,
+            (Pending::Fetch { .. }, Reply::Fetched(_)) => true,
+            (Pending::Search { .. }, Reply::Searched(_)) => true,
+            (Pending::Copy { .. }, Reply::Copied { .. }) => true,
+            _ => false,
+        };
+        if fits {
+            return None;
+        }
+        Some(match self {
+            Pending::Login { .. } => "Ok or Authenticated",
+            Pending::Select { .. } => "Selected",
+            Pending::Simple { .. } | Pending::Close { .. } => "Ok",
+            Pending::List { .. } | Pending::FilterGetAll { .. } => "List",
+            Pending::Status { .. } => "Status",
+            Pending::Append { .. } => "Appended",
+            Pending::Fetch { .. } => "Fetched",
+            Pending::Search { .. } => "Searched",
+            Pending::Copy { .. } => "Copied",
+            Pending::XDeliver(_) => "a reply of its step",
+        })
+    }
+
     fn tag(&self) -> &Tag {
         match self {
             Pending::Login { tag, .. }

@@ -261,6 +261,25 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The variant's name (`"Selected"`, `"No"`, ...), for errors and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Ok => "Ok",
+            Reply::Authenticated { .. } => "Authenticated",
+            Reply::No { .. } => "No",
+            Reply::Selected(_) => "Selected",
+            Reply::List(_) => "List",
+            Reply::Status(_) => "Status",
+            Reply::Appended { .. } => "Appended",
+            Reply::Fetched(_) => "Fetched",
+            Reply::Searched(_) => "Searched",
+            Reply::Copied { .. } => "Copied",
+            Reply::Submitted => "Submitted",
+        }
+    }
+}
+
+impl Reply {
     /// A `NO` with a reason and no code.
     pub fn no(text: impl Into<String>) -> Self {
         Reply::No {

@@ -39,6 +39,18 @@ pub enum ServerError {
     /// `max_connections_per_address` reached for this address.
     #[error("connection limit per address reached for {0}")]
     TooManyFromAddress(std::net::IpAddr),
+    /// [`Server::complete`] got a reply of the wrong kind for its request (for example
+    /// `Reply::Ok` for a SELECT). The client was answered `NO [SERVERBUG]`; this is a bug in
+    /// the store.
+    #[error("request {id:?} needs a {expected} reply, got {got}")]
+    UnexpectedReply {
+        /// The request.
+        id: RequestId,
+        /// The reply kinds that answer it.
+        expected: &'static str,
+        /// The kind that came.
+        got: &'static str,
+    },
 }
 
 /// IMAP connection state (RFC 3501 §3).
@@ -597,6 +609,23 @@ impl Server {
             .requests
             .remove(&id)
             .ok_or(ServerError::UnknownRequest(id))?;
+        let mut outcome = Ok(());
+        let reply = match pending.mismatch(&reply) {
+            None => reply,
+            Some(expected) => {
+                outcome = Err(ServerError::UnexpectedReply {
+                    id,
+                    expected,
+                    got: reply.kind(),
+                });
+                Reply::No {
+                    code: pimap_types::Atom::new(&b"SERVERBUG"[..])
+                        .ok()
+                        .map(|name| Code::Other { name, args: None }),
+                    text: "The store answered with the wrong kind of reply".into(),
+                }
+            }
+        };
         let alive = self
             .conns
             .get(&conn)
@@ -611,15 +640,17 @@ impl Server {
             self.finish_detached(conn, pending, reply, now);
         }
         self.flush_all();
-        Ok(())
+        outcome
     }
 
     /// The next output, if any. Drain after every input.
+    #[must_use = "outputs must be drained: bytes to send, events, requests"]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    #[must_use = "the caller must arrange to call handle_timeout then"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_sweep
     }

@@ -131,3 +131,22 @@ impl pimap_server::blocking::Store for MemoryStore {
         MemoryStore::take_changes(self)
     }
 }
+
+/// The [`MessageProps`](pimap_server::MessageProps) of a raw RFC 5322 message, as the
+/// server's filters and SEARCH see them (folded headers unfolded, RFC 2047 words decoded,
+/// text parts decoded, ENVELOPE and BODYSTRUCTURE): for an embedder whose own store hands
+/// the server [`MailboxChange::New`](pimap_server::MailboxChange::New) and snapshots. The
+/// same as [`MemoryStore::props_of`]; never panics, whatever the octets.
+///
+/// ```
+/// let raw = b"Subject: =?utf-8?q?caf=C3=A9?=\r\n  menu\r\nFrom: a@example.org\r\n\r\nbody\r\n";
+/// let props = pimap_store_memory::message_props(raw, None);
+/// assert_eq!(props.size as usize, raw.len());
+/// assert!(props.headers.iter().any(|(n, v)| n.as_ref() == b"Subject" && v.as_ref() == "café menu".as_bytes()));
+/// ```
+pub fn message_props(
+    raw: &[u8],
+    internal_date: Option<pimap_types::DateTime>,
+) -> pimap_server::MessageProps {
+    MemoryStore::props_of(raw, internal_date)
+}

@@ -415,7 +415,12 @@ where
         }
         if let Some(id) = d.id {
             // The id came from this server and is completed once.
-            let _ = st.server.complete(id, d.reply, now);
+            if let Err(e @ pimap_server::ServerError::UnexpectedReply { .. }) =
+                st.server.complete(id, d.reply, now)
+            {
+                // A store bug: the client got NO [SERVERBUG].
+                eprintln!("pimap-tokio: {e}");
+            }
         }
         st.pump(now);
     }
