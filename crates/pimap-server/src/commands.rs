@@ -74,19 +74,26 @@ impl Pending {
     /// The reply kinds that answer this request, if `reply` is not one of them (`No` always
     /// is). XDELIVER's steps check their own replies.
     pub(crate) fn mismatch(&self, reply: &Reply) -> Option<&'static str> {
-        let fits = match (self, reply) {
-            (_, Reply::No { .. }) | (Pending::XDeliver(_), _) => true,
-            (Pending::Login { .. }, Reply::Ok | Reply::Authenticated { .. }) => true,
-            (Pending::Select { .. }, Reply::Selected(_)) => true,
-            (Pending::Simple { .. } | Pending::Close { .. }, Reply::Ok) => true,
-            (Pending::List { .. } | Pending::FilterGetAll { .. }, Reply::List(_)) => true,
-            (Pending::Status { .. }, Reply::Status(_)) => true,
-            (Pending::Append { .. }, Reply::Appended { .. }) => true,
-            (Pending::Fetch { .. }, Reply::Fetched(_)) => true,
-            (Pending::Search { .. }, Reply::Searched(_)) => true,
-            (Pending::Copy { .. }, Reply::Copied { .. }) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (self, reply),
+            (_, Reply::No { .. })
+                | (Pending::XDeliver(_), _)
+                | (
+                    Pending::Login { .. },
+                    Reply::Ok | Reply::Authenticated { .. }
+                )
+                | (Pending::Select { .. }, Reply::Selected(_))
+                | (Pending::Simple { .. } | Pending::Close { .. }, Reply::Ok)
+                | (
+                    Pending::List { .. } | Pending::FilterGetAll { .. },
+                    Reply::List(_)
+                )
+                | (Pending::Status { .. }, Reply::Status(_))
+                | (Pending::Append { .. }, Reply::Appended { .. })
+                | (Pending::Fetch { .. }, Reply::Fetched(_))
+                | (Pending::Search { .. }, Reply::Searched(_))
+                | (Pending::Copy { .. }, Reply::Copied { .. })
+        );
         if fits {
             return None;
         }
