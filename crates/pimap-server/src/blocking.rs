@@ -27,6 +27,12 @@ pub trait Store {
 pub trait Submitter {
     /// Submit a message; `Err(reason)` refuses it (the client gets NO with the reason).
     fn submit(&mut self, submission: &Submission) -> Result<(), String>;
+
+    /// Can this submitter submit at all? When not, the driver withdraws `XDELIVER` from the
+    /// server's capabilities (default: yes).
+    fn is_available(&self) -> bool {
+        true
+    }
 }
 
 /// The out-of-band notifier (SMS gateway, UDP, SIP, ...).
@@ -42,6 +48,10 @@ pub struct NoSubmission;
 impl Submitter for NoSubmission {
     fn submit(&mut self, _: &Submission) -> Result<(), String> {
         Err("no submission path configured".into())
+    }
+
+    fn is_available(&self) -> bool {
+        false
     }
 }
 
@@ -99,8 +109,12 @@ pub struct Driver<S, U, N> {
 }
 
 impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
-    /// A driver.
-    pub fn new(server: Server, store: S, submitter: U, notifier: N) -> Self {
+    /// A driver. If `submitter` is not [available](Submitter::is_available), `XDELIVER` is
+    /// withdrawn from the server's capabilities.
+    pub fn new(mut server: Server, store: S, submitter: U, notifier: N) -> Self {
+        if !submitter.is_available() {
+            server.withdraw_capability("XDELIVER");
+        }
         Self {
             server,
             store,

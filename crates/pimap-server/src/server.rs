@@ -285,6 +285,19 @@ impl Server {
         Ok(())
     }
 
+    /// Is `name` among the configured capabilities (case-insensitive)?
+    pub fn offers(&self, name: &str) -> bool {
+        self.config.capabilities.iter().any(|c| c.is(name))
+    }
+
+    /// Stop advertising (and serving, where the server checks it) a capability, for what the
+    /// caller did not plug in: [`blocking::Driver::new`](crate::blocking::Driver::new) and
+    /// the runtime withdraw `XDELIVER` when the submitter cannot submit. Connections open
+    /// already keep what their greeting said, and are answered NO.
+    pub fn withdraw_capability(&mut self, name: &str) {
+        self.config.capabilities.retain(|c| !c.is(name));
+    }
+
     /// The capabilities a connection is offered now: the configured ones, plus `STARTTLS`
     /// before login on a plaintext connection when [`ServerConfig::starttls`] is on, plus
     /// `LOGINDISABLED` on a plaintext connection when [`ServerConfig::login_requires_tls`]

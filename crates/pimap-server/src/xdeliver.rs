@@ -100,6 +100,9 @@ fn unsaved_code() -> Option<Code> {
 impl Server {
     /// `XDELIVER`: check SAVETO, then submit.
     pub(crate) fn xdeliver(&mut self, conn: ConnId, tag: Tag, cmd: XDeliverCommand) {
+        if !self.offers("XDELIVER") {
+            return self.no(conn, tag, "XDELIVER is not offered: no submission path");
+        }
         let (user, session) = match self.session_of(conn) {
             Some(s) => (s.user.clone(), s.device.is_some()),
             None => (Bytes::new(), false),

@@ -320,9 +320,10 @@ where
     N: Notifier + Send + 'static,
 {
     /// A service over `server`. Fails if the server offers STARTTLS (or `options` ask for
-    /// implicit TLS) without a TLS configuration.
+    /// implicit TLS) without a TLS configuration. `XDELIVER` is withdrawn when the submitter
+    /// is not [available](Submitter::is_available).
     pub fn new(
-        server: Server,
+        mut server: Server,
         store: S,
         submitter: U,
         notifier: N,
@@ -330,6 +331,9 @@ where
     ) -> Result<Self, ServeError> {
         if (server.config().starttls || options.implicit_tls) && options.tls.is_none() {
             return Err(ServeError::NoTlsConfig);
+        }
+        if !submitter.is_available() {
+            server.withdraw_capability("XDELIVER");
         }
         let (done, done_rx) = mpsc::unbounded_channel();
         let parts = Parts {

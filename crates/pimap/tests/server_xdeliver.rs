@@ -181,3 +181,44 @@ fn failed_submission_of_a_gone_device_is_reported_not_sent() {
     let out = r.wire();
     assert!(out.contains("* NO [XDELIVERED a3 NOTSENT]"), "{out}");
 }
+
+/// Without a submission path XDELIVER is neither advertised nor served.
+#[test]
+fn no_submitter_no_xdeliver() {
+    use pimap::server::blocking::{Action, CollectingNotifier, Driver, NoSubmission};
+    let mut store = ScriptStore::default();
+    store.add_folder("joe", "INBOX", 1);
+    let server = Server::new(ServerConfig::default());
+    assert!(
+        server.offers("XDELIVER"),
+        "the default configuration offers it"
+    );
+    let mut d = Driver::new(server, store, NoSubmission, CollectingNotifier::default());
+    assert!(!d.server.offers("XDELIVER"));
+    let now = Instant::now();
+    let text = |actions: Vec<Action>| -> String {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Transmit(_, b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (c, a) = d.accept(now).expect("accept");
+    let greeting = text(a);
+    assert!(
+        greeting.contains("IMAP4rev1") && !greeting.contains("XDELIVER"),
+        "{greeting}"
+    );
+    let r = text(
+        d.input(c, b"a LOGIN joe#phone pw\r\nb CAPABILITY\r\n", now)
+            .expect("input"),
+    );
+    assert!(r.contains("b OK") && !r.contains("XDELIVER"), "{r}");
+    let r = text(
+        d.input(c, xdeliver("x", "INBOX").as_bytes(), now)
+            .expect("input"),
+    );
+    assert!(r.contains("x NO") && r.contains("not offered"), "{r}");
+}
