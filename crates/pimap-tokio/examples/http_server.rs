@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run --example http_server -- --port 8080 [--inject-port 8081]
 //!                                     [--user alice:alicepw ...] [--max-seconds N]
+//!                                     [--tls-cert PEM --tls-key PEM]
 //! ```
+//!
+//! * With `--tls-cert` / `--tls-key` it serves HTTPS (rustls), as the drafts require of the
+//!   HTTP binding.
 //!
 //! * Listens on 127.0.0.1 only. Port 0 picks a free port; the bound addresses are printed to
 //!   stdout as `listening on 127.0.0.1:<port>` and `inject on 127.0.0.1:<port>`.
@@ -231,7 +235,8 @@ async fn main() -> std::io::Result<()> {
     if let Some(l) = inject {
         tokio::spawn(inject_listener(l, StoreInjector(state.clone())));
     }
-    let serve = http_listener(listener, state);
+    let tls = tls_config(&args)?.map(tokio_rustls::TlsAcceptor::from);
+    let serve = http_listener(listener, state, tls);
     match args.max_seconds {
         Some(n) => {
             if tokio::time::timeout(Duration::from_secs(n), serve)
@@ -267,17 +272,45 @@ async fn timers(state: State) {
     }
 }
 
-async fn http_listener(listener: TcpListener, state: State) {
+/// Accept HTTP (or, with `--tls-cert`, HTTPS) connections and serve each with hyper.
+async fn http_listener(
+    listener: TcpListener,
+    state: State,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let state = state.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .serve_connection(TokioIo::new(stream), service);
-                    if let Err(e) = conn.await {
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    let r = match tls {
+                        None => {
+                            builder
+                                .timer(TokioTimer::new())
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Some(acceptor) => {
+                            let handshake = tokio::time::timeout(
+                                Duration::from_secs(30),
+                                acceptor.accept(stream),
+                            );
+                            match handshake.await {
+                                Ok(Ok(tls)) => {
+                                    builder
+                                        .timer(TokioTimer::new())
+                                        .serve_connection(TokioIo::new(tls), service)
+                                        .await
+                                }
+                                Ok(Err(e)) => return eprintln!("https {peer}: handshake: {e}"),
+                                Err(_) => return eprintln!("https {peer}: handshake timed out"),
+                            }
+                        }
+                    };
+                    if let Err(e) = r {
                         eprintln!("http {peer}: {e}");
                     }
                 });

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p pimap-tokio --example server -- --port 1143 [--inject-port 1144]
 //!     [--user alice:alicepw ...] [--max-seconds N] [--per-user N]
+//!     [--tls-cert PEM --tls-key PEM [--implicit-tls]]
 //! ```
 //!
 //! * Listens on 127.0.0.1 only. Port 0 picks a free port; the bound addresses are printed to
@@ -14,6 +15,8 @@
 //!   the answer is `OK <uid>\r\n` or `NO <reason>\r\n`. IDLE sessions see `* n EXISTS`.
 //! * XDELIVER submissions and out-of-band notifications are only logged to stderr.
 //! * `--max-seconds N` exits after N seconds (bounded runs in tests and CI).
+//! * `--tls-cert` / `--tls-key` (PEM): STARTTLS is offered and LOGIN refused before it
+//!   (`LOGINDISABLED`); with `--implicit-tls` every connection is TLS from the first byte.
 //!
 //! Everything else (connection tasks, store work off the state machine, ordered changes,
 //! backpressure, TCP_NODELAY / TCP_QUICKACK) is the runtime crate's `Service`.
@@ -50,10 +53,15 @@ async fn main() -> std::io::Result<()> {
         config.max_connections_per_user = n;
         config.max_device_sessions_per_user = n;
     }
+    let tls = tls_config(&args)?;
+    config.starttls = tls.is_some() && !args.implicit_tls;
+    config.login_requires_tls = tls.is_some();
     let mut server = Server::new(config);
     server.set_unix_time(unix_now());
     let mut options = ServeOptions::default();
     options.log_connections = true;
+    options.implicit_tls = args.implicit_tls && tls.is_some();
+    options.tls = tls;
     let service = Service::new(
         server,
         demo_store(&args.users),

@@ -26,11 +26,11 @@
 mod example_process;
 #[path = "support/peers.rs"]
 mod peers;
-use example_process::{build_example, collect, show, start, ChildGuard};
+use example_process::{build_example, collect, show, start, start_with, ChildGuard};
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -306,5 +306,85 @@ fn curl_against_http_example_server() {
     eprintln!("persistent client: {status}\n--- stdout ---\n{out}\n--- stderr ---\n{err}");
     assert!(status.success(), "persistent client failed:\n{out}\n{err}");
     assert!(out.contains("persistent mode passed"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CA and a certificate for `localhost` made now (rcgen), written as PEM files.
+fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names: OpenSSL takes a leaf whose issuer equals its subject as self-signed.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "pimap test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
+        .unwrap();
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    (ca_pem, cert_pem, key_pem)
+}
+
+/// The HTTP binding over HTTPS: curl verifies the certificate against the CA, logs in as a
+/// device and selects INBOX; without the CA curl refuses the server.
+#[test]
+fn curl_over_https_against_http_example_server() {
+    if !peers::available(
+        "curl_over_https_against_http_example_server",
+        &[peers::CURL],
+    ) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pimap-https-curl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (ca, cert, key) = test_pki(&dir);
+    let bin = build_example("http_server");
+    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+    let server = start_with(
+        "http_server",
+        &bin,
+        &["--tls-cert", &cert_s, "--tls-key", &key_s],
+    );
+    let url = format!("https://localhost:{}/pimap", server.port);
+    let jar = dir.join("jar");
+    let ca_s = ca.display().to_string();
+    let out = post(
+        &url,
+        &jar,
+        "a1 LOGIN alice#tls alicepw\r\na2 SELECT INBOX\r\n",
+        &["--cacert", &ca_s],
+    );
+    let report = show("curl https batch", &out);
+    eprintln!("{report}");
+    assert!(out.status.success(), "{report}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("a1 OK ") && text.contains("a2 OK "),
+        "{report}"
+    );
+    assert!(text.contains("* 2 EXISTS\r\n"), "{report}");
+
+    // Without the CA, curl must refuse the certificate.
+    let out = post(&url, &dir.join("jar2"), "b1 NOOP\r\n", &[]);
+    assert!(!out.status.success(), "{}", show("curl without CA", &out));
+    // Plain HTTP to the TLS port gets no P-IMAP answer.
+    let plain = format!("http://127.0.0.1:{}/pimap", server.port);
+    let out = post(&plain, &dir.join("jar3"), "c1 NOOP\r\n", &[]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("c1 OK"),
+        "{}",
+        show("plain http to https port", &out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -97,12 +97,16 @@ pub struct Args {
     /// `--per-user N`: connections and device sessions per account (load tests with one
     /// account and thousands of devices; the library's defaults otherwise).
     pub per_user: Option<usize>,
+    /// `--tls-cert PEM --tls-key PEM`: the certificate chain and key for TLS.
+    pub tls: Option<(String, String)>,
+    /// `--implicit-tls`: TLS from the first byte instead of STARTTLS (server example).
+    pub implicit_tls: bool,
 }
 
 fn print_usage(program: &str) -> ! {
     eprintln!(
         "usage: {program} --port PORT [--inject-port PORT] [--user NAME:PASSWORD ...] \
-         [--max-seconds N] [--per-user N]"
+         [--max-seconds N] [--per-user N] [--tls-cert PEM --tls-key PEM [--implicit-tls]]"
     );
     std::process::exit(2)
 }
@@ -116,7 +120,10 @@ pub fn parse_args(program: &str, default_port: u16) -> Args {
         users: Vec::new(),
         max_seconds: None,
         per_user: None,
+        tls: None,
+        implicit_tls: false,
     };
+    let (mut cert, mut key) = (None, None);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| print_usage(program));
@@ -141,12 +148,20 @@ pub fn parse_args(program: &str, default_port: u16) -> Args {
                 }
                 args.users.push((u.to_string(), p.to_string()));
             }
+            "--tls-cert" => cert = Some(value()),
+            "--tls-key" => key = Some(value()),
+            "--implicit-tls" => args.implicit_tls = true,
             "-h" | "--help" => print_usage(program),
             _ => {
                 eprintln!("unknown argument {a:?}");
                 print_usage(program)
             }
         }
+    }
+    match (cert, key) {
+        (Some(c), Some(k)) => args.tls = Some((c, k)),
+        (None, None) => {}
+        _ => print_usage(program),
     }
     if args.users.is_empty() {
         args.users = vec![
@@ -155,6 +170,18 @@ pub fn parse_args(program: &str, default_port: u16) -> Args {
         ];
     }
     args
+}
+
+/// The rustls server configuration of `--tls-cert` / `--tls-key`, if given.
+pub fn tls_config(
+    args: &Args,
+) -> std::io::Result<Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>> {
+    let Some((cert, key)) = &args.tls else {
+        return Ok(None);
+    };
+    let config = pimap_tokio::tls::server_config(&std::fs::read(cert)?, &std::fs::read(key)?)
+        .map_err(std::io::Error::other)?;
+    Ok(Some(config))
 }
 
 /// Seconds since the Unix epoch.

@@ -103,8 +103,14 @@ pub fn build_example(name: &str) -> PathBuf {
 /// Start `bin` with `--port 0 --inject-port 0 --max-seconds 120` and wait (30 s at most)
 /// for both ports to be printed.
 pub fn start(name: &'static str, bin: &Path) -> ExampleProcess {
+    start_with(name, bin, &[])
+}
+
+/// [`start`] with more arguments.
+pub fn start_with(name: &'static str, bin: &Path, extra: &[&str]) -> ExampleProcess {
     let mut child = Command::new(bin)
         .args(["--port", "0", "--inject-port", "0", "--max-seconds", "120"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
