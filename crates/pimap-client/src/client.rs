@@ -662,7 +662,7 @@ impl Client {
         self.enqueue_kind(body, None, Some(Kind::SyncListing { local, mailbox }))
     }
 
-    /// Send a client-side macro as one pipeline (ARCHITECTURE §8.1); its results arrive as
+    /// Send a client-side macro as one pipeline; its results arrive as
     /// one [`Event::MacroCompleted`].
     pub fn run_macro(
         &mut self,

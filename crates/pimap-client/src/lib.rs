@@ -1,4 +1,4 @@
-//! Sans-IO P-IMAP client session (ARCHITECTURE §6, spec §3.3, §6, §7).
+//! Sans-IO P-IMAP client session (spec §3.3, §6, §7).
 //!
 //! [`Client`] is a state machine: the caller moves bytes between it and a socket (or any other
 //! transport), passes the current time, and reads typed [`Event`]s:
@@ -19,6 +19,10 @@
 //!
 //! Limits: [`ClientConfig`] bounds the queued commands, the data gathered per completion and
 //! the events buffered during LOGIN; the decoder limits bound each server message.
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -1,4 +1,4 @@
-//! Client-side macros (ARCHITECTURE §8.1, spec §10.4): a named, parameterised group of commands
+//! Client-side macros (spec §10.4): a named, parameterised group of commands
 //! sent as one pipeline, with the results gathered into one event. This is a library-level
 //! feature of this crate; nothing of it appears on the wire.
 

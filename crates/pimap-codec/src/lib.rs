@@ -8,6 +8,10 @@
 //! Decoding works in two steps: the framer cuts the stream into complete messages (lines plus
 //! literal bodies, which it skips by count), then a hand-written recursive-descent parser
 //! reads one complete frame. The parser never sees partial input, so it never has to restart.
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -83,6 +83,10 @@
 //! assert!(response.set_cookie.as_deref().unwrap().starts_with("JSESSIONID="));
 //! assert!(response.body.ends_with(b"a2 OK completed\r\n"));
 //! ```
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -36,6 +36,10 @@
 //! assert_eq!(EmnNotification::parse(&sms)?, emn);
 //! # Ok::<(), pimap_notify::NotifyError>(())
 //! ```
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

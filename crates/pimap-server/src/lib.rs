@@ -74,6 +74,10 @@
 //! assert!(server.has_session(b"joe", b"P6505551234"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

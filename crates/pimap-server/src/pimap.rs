@@ -1,5 +1,5 @@
 //! P-IMAP commands handled inside the server: XPROVISION, preferences, filters, XTERSE,
-//! XZIP, XDELIVER, XMACRO (spec §3.5-3.9, §9; ARCHITECTURE §8.2).
+//! XZIP, XDELIVER, XMACRO (spec §3.5-3.9, §9).
 
 use std::time::Instant;
 

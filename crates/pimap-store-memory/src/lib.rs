@@ -103,6 +103,10 @@
 //! [`MailboxChange::UidValidity`](pimap_server::MailboxChange::UidValidity) so that devices
 //! resynchronise (never a silent loss). `BODYSTRUCTURE` describes parts to a nesting depth
 //! of 32. Parsing never panics, whatever the octets.
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -57,6 +57,10 @@
 //! syntax, yields a typed [`codec::DecodeError`] carrying its tag, and decoding continues with
 //! the next message. Reading is tolerant by default ([`codec::Tolerance::Drafts`]: every
 //! alias and typo of the drafts listed in the spec's errata) and can be made strict.
+//!
+//! References such as "spec §3.3" and "E-11" (an erratum) are to the P-IMAP protocol
+//! digest that ships with this crate as `docs/PIMAP.md` (drafts -00 to -12, errata,
+//! corrected grammar, labelled vectors).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -1,4 +1,4 @@
-//! Deterministic client <-> server simulation in virtual time (ARCHITECTURE §10): the crate's
+//! Deterministic client <-> server simulation in virtual time: the crate's
 //! own `Client` against the crate's `Server` over a scripted store, driven by thousands of
 //! random sequences of commands, disconnects, reconnects and mailbox changes.
 //!
