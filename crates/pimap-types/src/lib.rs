@@ -13,6 +13,7 @@
 pub(crate) mod body;
 pub(crate) mod command;
 pub mod core;
+mod display;
 pub(crate) mod fetch;
 pub(crate) mod pimap;
 pub(crate) mod response;

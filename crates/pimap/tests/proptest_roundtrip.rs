@@ -1979,3 +1979,28 @@ fn auth_data_lines() {
     d.feed(&wire);
     assert_eq!(d.next().unwrap(), Some(m));
 }
+
+/// E-18's tolerance joins only the erratum's words: `PIMAP_NOTIFICATION ADDRESS (..)` is the
+/// address item, `PIMAP_NOTIFICATION NIL ()` an unknown item whose values are NIL and ()
+/// (proptest found it read as `PIMAP_NOTIFICATION_NIL`).
+#[test]
+fn e18_joins_only_its_own_words() {
+    let decode = |wire: &[u8]| {
+        let mut d = ResponseDecoder::default();
+        d.feed(wire);
+        d.next().expect("decodes").expect("a response")
+    };
+    let item = Response::Data(Data::XProvision(ProvisionItem::Other {
+        name: Atom::try_from("PIMAP_NOTIFICATION").unwrap(),
+        values: vec![PrefValue::Nil, PrefValue::List(vec![])],
+    }));
+    let wire = item.to_vec(Dialect::Draft08);
+    assert_eq!(wire, b"* XPROVISION PIMAP_NOTIFICATION NIL ()\r\n");
+    assert_eq!(decode(&wire), item);
+    assert_eq!(
+        decode(b"* XPROVISION PIMAP_NOTIFICATION ADDRESS (10.0.0.1)\r\n"),
+        Response::Data(Data::XProvision(ProvisionItem::NotificationAddress(is(
+            "10.0.0.1"
+        ))))
+    );
+}

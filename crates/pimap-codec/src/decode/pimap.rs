@@ -442,7 +442,17 @@ impl Parser<'_> {
             let save = self.pos;
             self.pos += 1;
             match self.atom() {
-                Ok(second) if self.at(b' ') && self.peek_at(1) == Some(b'(') => {
+                // Only the words of the erratum: `PIMAP_NOTIFICATION NIL (...)` is an unknown
+                // item with the values NIL and (...), not `PIMAP_NOTIFICATION_NIL`.
+                Ok(second)
+                    if self.at(b' ')
+                        && self.peek_at(1) == Some(b'(')
+                        && (if name == b"XFILTER" {
+                            second.eq_ignore_case("NAME")
+                        } else {
+                            second.eq_ignore_case("ADDRESS") || second.eq_ignore_case("PORT")
+                        }) =>
+                {
                     name.push(b'_');
                     name.extend(second.as_bytes().to_ascii_uppercase());
                 }
