@@ -22,6 +22,7 @@ use pimap_codec::compress::{DeflateStream, Limits, PUSH_LEVEL};
 use pimap_codec::CommandDecoder;
 use pimap_notify::EmnNotification;
 use pimap_server::blocking::{Action, CollectingNotifier, Driver, Submitter};
+use pimap_server::SubmitError;
 use pimap_server::{
     ConnId, MemoryPersistence, Reply, Request, SearchClock, SeededRandom, Server, ServerConfig,
     StoreOp, Submission,
@@ -69,7 +70,7 @@ fn main() {
 struct Outbox(Vec<Submission>);
 
 impl Submitter for Outbox {
-    fn submit(&mut self, s: &Submission) -> Result<(), String> {
+    fn submit(&mut self, s: &Submission) -> Result<(), SubmitError> {
         self.0.push(s.clone());
         Ok(())
     }

@@ -9,7 +9,7 @@ use pimap_types::Mailbox;
 
 use super::change::MailboxChange;
 use super::output::{ConnId, Notification, Output};
-use super::request::{Reply, Request, Submission};
+use super::request::{Reply, Request, Submission, SubmitError};
 use super::server::{Server, ServerError};
 
 /// The IMAP message store, answering requests synchronously.
@@ -25,8 +25,9 @@ pub trait Store {
 
 /// The submission path of XDELIVER (SMTP or otherwise).
 pub trait Submitter {
-    /// Submit a message; `Err(reason)` refuses it (the client gets NO with the reason).
-    fn submit(&mut self, submission: &Submission) -> Result<(), String>;
+    /// Submit a message. [`SubmitError::Refused`] answers NO with the reason,
+    /// [`SubmitError::Unavailable`] `NO [UNAVAILABLE]`.
+    fn submit(&mut self, submission: &Submission) -> Result<(), SubmitError>;
 
     /// Can this submitter submit at all? When not, the driver withdraws `XDELIVER` from the
     /// server's capabilities (default: yes).
@@ -46,8 +47,10 @@ pub trait Notifier {
 pub struct NoSubmission;
 
 impl Submitter for NoSubmission {
-    fn submit(&mut self, _: &Submission) -> Result<(), String> {
-        Err("no submission path configured".into())
+    fn submit(&mut self, _: &Submission) -> Result<(), SubmitError> {
+        Err(SubmitError::Unavailable(
+            "no submission path configured".into(),
+        ))
     }
 
     fn is_available(&self) -> bool {
@@ -192,7 +195,7 @@ impl<S: Store, U: Submitter, N: Notifier> Driver<S, U, N> {
                     let reply = match &request {
                         Request::Submit(s) => match self.submitter.submit(s) {
                             Ok(()) => Reply::Submitted,
-                            Err(why) => Reply::no(why),
+                            Err(e) => e.reply(),
                         },
                         other => self.store.handle(other),
                     };

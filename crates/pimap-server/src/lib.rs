@@ -111,7 +111,7 @@ pub use self::profile::{
 pub use self::props::MessageProps;
 pub use self::random::{OsRandom, RandomSource, SeededRandom};
 pub use self::request::{
-    MailboxSnapshot, MessageSnapshot, Reply, Request, RequestId, StoreOp, Submission,
+    MailboxSnapshot, MessageSnapshot, Reply, Request, RequestId, StoreOp, Submission, SubmitError,
 };
 pub use self::server::{Server, ServerError};
 

@@ -288,3 +288,32 @@ impl Reply {
         }
     }
 }
+
+/// Why a [`Submitter`](crate::blocking::Submitter) did not submit a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// Refused for good (a recipient the relay rejects, policy, size): the client gets NO
+    /// with the reason and should not retry as is.
+    #[error("submission refused: {0}")]
+    Refused(String),
+    /// The submission path is down or timed out: the client gets `NO [UNAVAILABLE]` (RFC
+    /// 5530) and may try again later.
+    #[error("submission path unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl SubmitError {
+    /// The reply that completes the submission request.
+    pub fn reply(&self) -> Reply {
+        match self {
+            SubmitError::Refused(why) => Reply::no(why.clone()),
+            SubmitError::Unavailable(why) => Reply::No {
+                code: pimap_types::Atom::new(&b"UNAVAILABLE"[..])
+                    .ok()
+                    .map(|name| Code::Other { name, args: None }),
+                text: why.clone(),
+            },
+        }
+    }
+}

@@ -190,7 +190,7 @@ fn perform<S: Store, U: Submitter, N>(parts: &Parts<S, U, N>, id: RequestId, req
         let reply = match parts.submitter.lock() {
             Ok(mut u) => match u.submit(s) {
                 Ok(()) => Reply::Submitted,
-                Err(why) => Reply::no(why),
+                Err(e) => e.reply(),
             },
             Err(_) => Reply::no("submission path unavailable"),
         };

@@ -222,3 +222,50 @@ fn no_submitter_no_xdeliver() {
     );
     assert!(r.contains("x NO") && r.contains("not offered"), "{r}");
 }
+
+/// A submission path that is down answers `NO [UNAVAILABLE]` (retry later); a refusal answers
+/// a plain NO with the reason.
+#[test]
+fn submit_errors_are_typed() {
+    use pimap::server::blocking::{Action, CollectingNotifier, Driver, Submitter};
+    use pimap::server::{Submission, SubmitError};
+    struct Failing(SubmitError);
+    impl Submitter for Failing {
+        fn submit(&mut self, _: &Submission) -> Result<(), SubmitError> {
+            Err(self.0.clone())
+        }
+    }
+    let text = |actions: Vec<Action>| -> String {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Transmit(_, b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    for (err, expect) in [
+        (
+            SubmitError::Unavailable("relay down".into()),
+            "x NO [UNAVAILABLE] relay down",
+        ),
+        (
+            SubmitError::Refused("no such recipient".into()),
+            "x NO no such recipient",
+        ),
+    ] {
+        let mut store = ScriptStore::default();
+        store.add_folder("joe", "INBOX", 1);
+        let server = Server::new(ServerConfig::default());
+        let mut d = Driver::new(server, store, Failing(err), CollectingNotifier::default());
+        assert!(d.server.offers("XDELIVER"));
+        let now = Instant::now();
+        let (c, _) = d.accept(now).expect("accept");
+        let _ = d.input(c, b"a LOGIN joe#phone pw\r\n", now).expect("input");
+        let r = text(
+            d.input(c, xdeliver("x", "INBOX").as_bytes(), now)
+                .expect("input"),
+        );
+        assert!(r.contains(expect), "{expect}: {r}");
+    }
+}

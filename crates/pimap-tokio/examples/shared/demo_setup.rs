@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pimap::server::blocking::{Notifier, Submitter};
 use pimap::server::memory::MemoryStore;
+use pimap::server::SubmitError;
 use pimap::server::{Notification, SearchClock, Submission};
 use pimap::types::Flag;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -60,7 +61,7 @@ cGltYXAgZGVtbyBhdHRhY2htZW50Cg==\r\n\
 pub struct LogSubmitter;
 
 impl Submitter for LogSubmitter {
-    fn submit(&mut self, s: &Submission) -> Result<(), String> {
+    fn submit(&mut self, s: &Submission) -> Result<(), SubmitError> {
         eprintln!(
             "submit: user {} kind {:?} save_to {:?}: {} octets (demo: not sent)",
             String::from_utf8_lossy(&s.user),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pimap::server::blocking::{Action, CollectingNotifier, Driver, Store, Submitter};
+use pimap::server::SubmitError;
 use pimap::server::{
     ConnId, MailboxChange, MailboxSnapshot, MemoryPersistence, MessageProps, MessageSnapshot,
     Reply, Request, SeededRandom, Server, ServerConfig, StoreOp, Submission,
@@ -395,7 +396,7 @@ pub struct RecordingSubmitter {
 }
 
 impl Submitter for RecordingSubmitter {
-    fn submit(&mut self, s: &Submission) -> Result<(), String> {
+    fn submit(&mut self, s: &Submission) -> Result<(), SubmitError> {
         self.sent.push(s.clone());
         Ok(())
     }
