@@ -247,11 +247,11 @@ fn submit_errors_are_typed() {
     for (err, expect) in [
         (
             SubmitError::Unavailable("relay down".into()),
-            "x NO [UNAVAILABLE] relay down",
+            "x NO [UNAVAILABLE] Not sent: relay down",
         ),
         (
             SubmitError::Refused("no such recipient".into()),
-            "x NO no such recipient",
+            "x NO Not sent: no such recipient",
         ),
     ] {
         let mut store = ScriptStore::default();
