@@ -79,7 +79,7 @@ fn props(n: u64) -> Arc<MessageProps> {
         2 => "Re: lunch",
         _ => "",
     };
-    let from = if n % 3 == 0 {
+    let from = if n.is_multiple_of(3) {
         "john@example.com"
     } else {
         "ann@example.org"

@@ -906,7 +906,8 @@ mod tests {
                         }
                         let seq = server.len() as u32;
                         let ev = v.apply(&fetch(seq, vec![FetchItem::Uid(uid)]), false).unwrap();
-                        prop_assert_eq!(ev.first(), Some(&MailboxEvent::Exists { count: seq }));
+                        let expected = MailboxEvent::Exists { count: seq };
+                        prop_assert_eq!(ev.first(), Some(&expected));
                     }
                     Op::Expunge(i) if !server.is_empty() => {
                         let index = usize::from(i) % server.len();
@@ -928,11 +929,12 @@ mod tests {
                         let seq = index as u32 + 1;
                         let items = vec![FetchItem::Flags(flags(server[index].1))];
                         let ev = v.apply(&fetch(seq, items), false).unwrap();
-                        prop_assert_eq!(ev.first(), Some(&MailboxEvent::FlagsChanged {
+                        let expected = MailboxEvent::FlagsChanged {
                             seq,
                             uid: known[index],
                             flags: flags(server[index].1),
-                        }));
+                        };
+                        prop_assert_eq!(ev.first(), Some(&expected));
                     }
                     Op::Vanish(i, n) if !server.is_empty() => {
                         let start = usize::from(i) % server.len();
