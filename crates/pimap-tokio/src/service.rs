@@ -54,6 +54,10 @@ pub struct ServeOptions {
     pub tick: Duration,
     /// Log each connection's accept and end to stderr (`conn N: ...`; default false).
     pub log_connections: bool,
+    /// After [`Handle::shutdown`], how long connections may take to write what is queued
+    /// for them before they are dropped (default 10 s; a peer that never reads would
+    /// otherwise hold shutdown forever).
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -67,6 +71,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("limit_loopback", &self.limit_loopback)
             .field("tick", &self.tick)
             .field("log_connections", &self.log_connections)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -82,6 +87,7 @@ impl Default for ServeOptions {
             limit_loopback: false,
             tick: Duration::from_secs(1),
             log_connections: false,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -397,7 +403,16 @@ where
             }
         }
         drop(listener);
-        while tasks.join_next().await.is_some() {}
+        // Connections end after writing what is queued; one whose peer never reads would
+        // block its write forever, so after the grace period the rest are aborted.
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(options.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
         completer.abort();
         timers.abort();
         Ok(())

@@ -267,3 +267,44 @@ async fn python_ssl_imaplib_over_implicit_tls_and_starttls() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Shutdown ends `serve` even when a peer never reads what it is sent (its write blocks):
+/// after the grace period the connection is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_by_a_peer_that_never_reads() {
+    let mut store = MemoryStore::new();
+    store.add_user("alice", "alicepw");
+    // A large message, fetched over and over by a client that never reads.
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(4 << 20));
+    store
+        .inject("alice", "INBOX", big.as_bytes(), Vec::new(), None)
+        .expect("delivered");
+    let mut options = ServeOptions::default();
+    options.shutdown_grace = Duration::from_millis(500);
+    let service = Service::new(
+        Server::new(ServerConfig::default()),
+        store,
+        NoSubmission,
+        CollectingNotifier::default(),
+        options,
+    )
+    .expect("options");
+    let handle = service.handle();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(service.serve(listener));
+
+    use tokio::io::AsyncWriteExt;
+    let mut peer = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut cmds = String::from("a LOGIN alice alicepw\r\nb SELECT INBOX\r\n");
+    for i in 0..20 {
+        cmds.push_str(&format!("f{i} FETCH 1 BODY[]\r\n"));
+    }
+    peer.write_all(cmds.as_bytes()).await.unwrap();
+    // Let the server fill the socket buffers; the peer reads nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.shutdown();
+    let ended = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    assert!(ended.is_ok(), "serve did not return after shutdown");
+    drop(peer);
+}
