@@ -713,12 +713,17 @@ fn uid_set(uids: &[u32]) -> Option<SequenceSet> {
             i += 1;
             end = v[i];
         }
-        let n = |x: u32| SeqNo::Value(std::num::NonZeroU32::new(x).expect("non-zero"));
-        ranges.push(if start == end {
-            SeqRange::Single(n(start))
-        } else {
-            SeqRange::Range(n(start), n(end))
-        });
+        // Zeros were filtered out above, so both ends are non-zero.
+        if let (Some(a), Some(z)) = (
+            std::num::NonZeroU32::new(start),
+            std::num::NonZeroU32::new(end),
+        ) {
+            ranges.push(if start == end {
+                SeqRange::Single(SeqNo::Value(a))
+            } else {
+                SeqRange::Range(SeqNo::Value(a), SeqNo::Value(z))
+            });
+        }
         i += 1;
     }
     SequenceSet::new(ranges).ok()
@@ -1431,12 +1436,18 @@ async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> Result<(), 
                     .and_then(|c| c.msgs.keys().next_back().copied())
                     .unwrap_or(0)
             };
-            let set = SequenceSet::new(vec![SeqRange::Range(
-                SeqNo::Value(std::num::NonZeroU32::new(last + 1).expect("non-zero")),
-                SeqNo::Largest,
-            )])
-            .expect("non-empty");
-            let c = b.run(describe_cmd(set)).await?;
+            // (A backend whose last UID is u32::MAX has nothing newer to describe.)
+            let next = last.checked_add(1).and_then(std::num::NonZeroU32::new);
+            let set = next.map(|n| {
+                SequenceSet::Ranges(vec![SeqRange::Range(SeqNo::Value(n), SeqNo::Largest)])
+            });
+            let c = match set {
+                Some(set) => b.run(describe_cmd(set)).await?,
+                None => {
+                    report(state, user, changes).await;
+                    continue;
+                }
+            };
             b.take_events();
             for (uid, flags, props) in described(&c.data) {
                 if uid > last {
