@@ -1393,36 +1393,17 @@ async fn watcher(
 }
 
 /// IDLE, collect events, leave IDLE, report, repeat. Returns on connection failure.
+///
+/// Events that arrive while the watcher is out of IDLE (with the tagged OK of DONE, or in
+/// the middle of describing new messages) are kept and handled before IDLE is entered
+/// again: a message delivered in that window is announced once, with that response, and
+/// never again, so dropping such an event loses the message's push for good.
 async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> Result<(), String> {
     let inbox = Mailbox::inbox();
     loop {
-        let h = b.client.idle().map_err(|e| e.to_string())?;
-        b.until(|e| matches!(e, Event::IdleStarted(x) if *x == h))
-            .await?;
-        // Wait for something to happen (or the refresh period).
-        let deadline = tokio::time::Instant::now() + IDLE_REFRESH;
-        loop {
-            if !b.events.is_empty() {
-                // Let a burst of events arrive before leaving IDLE.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let got_events = !b.events.is_empty();
-            if got_events {
-                // Drain anything already readable without waiting.
-                break;
-            }
-            let n = tokio::select! {
-                r = b.stream.read(&mut b.buf) => r.map_err(|e| format!("backend read: {e}"))?,
-                _ = tokio::time::sleep_until(deadline) => break,
-            };
-            if n == 0 {
-                return Err("backend closed the connection".into());
-            }
-            b.client.handle_input(&b.buf[..n], Instant::now());
-            b.drain(&|_| false).await?;
+        if b.events.is_empty() {
+            idle_until_events(b).await?;
         }
-        b.client.done().map_err(|e| e.to_string())?;
-        b.wait(h).await?;
         let events = b.take_events();
         let new = events
             .iter()
@@ -1437,26 +1418,63 @@ async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> Result<(), 
                     .unwrap_or(0)
             };
             // (A backend whose last UID is u32::MAX has nothing newer to describe.)
-            let next = last.checked_add(1).and_then(std::num::NonZeroU32::new);
-            let set = next.map(|n| {
-                SequenceSet::Ranges(vec![SeqRange::Range(SeqNo::Value(n), SeqNo::Largest)])
-            });
-            let c = match set {
-                Some(set) => b.run(describe_cmd(set)).await?,
-                None => {
-                    report(state, user, changes).await;
-                    continue;
-                }
-            };
-            b.take_events();
-            for (uid, flags, props) in described(&c.data) {
-                if uid > last {
-                    changes.push((inbox.clone(), MailboxChange::New { uid, flags, props }));
+            if let Some(n) = last.checked_add(1).and_then(std::num::NonZeroU32::new) {
+                let set =
+                    SequenceSet::Ranges(vec![SeqRange::Range(SeqNo::Value(n), SeqNo::Largest)]);
+                let c = b.run(describe_cmd(set)).await?;
+                let described = described(&c.data);
+                // What the describe itself produced is handled here; anything else that
+                // came with it (an EXISTS for a message delivered meanwhile, an EXPUNGE,
+                // another session's flag change) waits for the next round.
+                let pending: Vec<MailboxEvent> = b
+                    .take_events()
+                    .into_iter()
+                    .filter(|e| match e {
+                        MailboxEvent::Fetched { .. } => false,
+                        MailboxEvent::FlagsChanged { uid: Some(u), .. } => {
+                            !described.iter().any(|(d, _, _)| d == u)
+                        }
+                        _ => true,
+                    })
+                    .collect();
+                b.events = pending;
+                for (uid, flags, props) in described {
+                    if uid > last {
+                        changes.push((inbox.clone(), MailboxChange::New { uid, flags, props }));
+                    }
                 }
             }
         }
         report(state, user, changes).await;
     }
+}
+
+/// Enter IDLE, wait for mailbox events (or [`IDLE_REFRESH`]), leave IDLE. The events stay in
+/// `b.events`.
+async fn idle_until_events(b: &mut Backend) -> Result<(), String> {
+    let h = b.client.idle().map_err(|e| e.to_string())?;
+    b.until(|e| matches!(e, Event::IdleStarted(x) if *x == h))
+        .await?;
+    let deadline = tokio::time::Instant::now() + IDLE_REFRESH;
+    loop {
+        if !b.events.is_empty() {
+            // Let a burst of events arrive before leaving IDLE.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            break;
+        }
+        let n = tokio::select! {
+            r = b.stream.read(&mut b.buf) => r.map_err(|e| format!("backend read: {e}"))?,
+            _ = tokio::time::sleep_until(deadline) => break,
+        };
+        if n == 0 {
+            return Err("backend closed the connection".into());
+        }
+        b.client.handle_input(&b.buf[..n], Instant::now());
+        b.drain(&|_| false).await?;
+    }
+    b.client.done().map_err(|e| e.to_string())?;
+    b.wait(h).await?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------
