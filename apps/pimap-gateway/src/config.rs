@@ -1,0 +1,79 @@
+//! Command-line configuration.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Debug)]
+pub(crate) enum NotifyCfg {
+    Log,
+    Udp(SocketAddr),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) listen_port: u16,
+    pub(crate) backend: SocketAddr,
+    pub(crate) smtp: Option<SocketAddr>,
+    pub(crate) notify: NotifyCfg,
+    pub(crate) max_seconds: Option<u64>,
+}
+
+pub(crate) fn usage() -> ! {
+    eprintln!(
+        "usage: gateway --listen-port PORT --backend 127.0.0.1:PORT [--smtp 127.0.0.1:PORT] \
+         [--notify log|udp:127.0.0.1:PORT] [--max-seconds N]"
+    );
+    std::process::exit(2)
+}
+
+pub(crate) fn loopback(s: &str) -> SocketAddr {
+    let a: SocketAddr = s.parse().unwrap_or_else(|_| usage());
+    if !a.ip().is_loopback() {
+        eprintln!("{s}: only loopback addresses are allowed");
+        usage()
+    }
+    a
+}
+
+pub(crate) fn parse_args() -> Config {
+    let mut cfg = Config {
+        listen_port: 1143,
+        backend: SocketAddr::from(([127, 0, 0, 1], 143)),
+        smtp: None,
+        notify: NotifyCfg::Log,
+        max_seconds: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--listen-port" => cfg.listen_port = value().parse().unwrap_or_else(|_| usage()),
+            "--backend" => cfg.backend = loopback(&value()),
+            "--smtp" => cfg.smtp = Some(loopback(&value())),
+            "--notify" => {
+                let v = value();
+                cfg.notify = if v == "log" {
+                    NotifyCfg::Log
+                } else if let Some(addr) = v.strip_prefix("udp:") {
+                    NotifyCfg::Udp(loopback(addr))
+                } else {
+                    usage()
+                };
+            }
+            "--max-seconds" => cfg.max_seconds = Some(value().parse().unwrap_or_else(|_| usage())),
+            "-h" | "--help" => usage(),
+            _ => {
+                eprintln!("unknown argument {a:?}");
+                usage()
+            }
+        }
+    }
+    cfg
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,317 @@
+//! State shared by every task: the sans-IO server, device writers, per-user workers and
+//! the cache of what the server was told about each mailbox.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Mutex};
+
+use crate::config::Config;
+use crate::smtp::submit;
+use crate::worker::user_worker;
+use pimap::client::MailboxEvent;
+use pimap::server::{
+    ConnId, MailboxChange, MessageProps, Notification, Output, Reply, Request, RequestId, Server,
+    StoreOp,
+};
+use pimap::types::{Flag, Mailbox};
+
+/// What a device connection's task is told to do.
+pub(crate) enum Out {
+    Data(Bytes),
+    Close,
+}
+
+/// Work for a user's command worker.
+pub(crate) enum Job {
+    Auth { id: RequestId, password: String },
+    Store { id: RequestId, op: StoreOp },
+}
+
+/// What the server has been told about one mailbox: UID -> (flags, props).
+#[derive(Default)]
+pub(crate) struct MailboxCache {
+    pub(crate) msgs: BTreeMap<u32, (Vec<Flag>, Arc<MessageProps>)>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) server: Server,
+    pub(crate) writers: HashMap<ConnId, mpsc::Sender<Out>>,
+    pub(crate) workers: HashMap<Bytes, mpsc::UnboundedSender<Job>>,
+    pub(crate) cache: HashMap<(Bytes, Bytes), MailboxCache>,
+    pub(crate) udp: Option<(std::net::UdpSocket, SocketAddr)>,
+    pub(crate) cfg: Arc<Config>,
+}
+
+pub(crate) type State = Arc<Mutex<Shared>>;
+
+pub(crate) fn cache_key(user: &[u8], mailbox: &Mailbox) -> (Bytes, Bytes) {
+    let name = if mailbox.is_inbox() {
+        Bytes::from_static(b"INBOX")
+    } else {
+        Bytes::copy_from_slice(mailbox.as_bytes())
+    };
+    (Bytes::copy_from_slice(user), name)
+}
+
+impl Shared {
+    /// Drain the server's outputs: bytes to the device connections, requests to the workers.
+    pub(crate) fn pump(&mut self, state: &State, now: Instant) {
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                Output::Transmit { conn, data } => {
+                    let Some(tx) = self.writers.get(&conn) else {
+                        continue;
+                    };
+                    if tx.try_send(Out::Data(data)).is_err() {
+                        eprintln!("conn {}: output queue full or closed; dropping", conn.0);
+                        self.writers.remove(&conn);
+                        self.server.handle_close(conn, now);
+                    }
+                }
+                Output::Close { conn } => {
+                    if let Some(tx) = self.writers.remove(&conn) {
+                        let _ = tx.try_send(Out::Close);
+                    }
+                }
+                Output::Notify(n) => self.notify(&n),
+                Output::Request { id, request, .. } => self.route(state, id, request, now),
+                _ => {}
+            }
+        }
+    }
+
+    pub(crate) fn notify(&mut self, n: &Notification) {
+        match &self.udp {
+            Some((sock, to)) => {
+                if let Err(e) = sock.send_to(&n.payload, to) {
+                    eprintln!("notify: udp to {to}: {e}");
+                }
+            }
+            None => eprintln!(
+                "notify: user {} device {} channel {:?} address {:?}: {} octets",
+                String::from_utf8_lossy(&n.user),
+                String::from_utf8_lossy(&n.device),
+                n.channel,
+                String::from_utf8_lossy(&n.address),
+                n.payload.len()
+            ),
+        }
+    }
+
+    pub(crate) fn worker(&mut self, state: &State, user: &Bytes) -> mpsc::UnboundedSender<Job> {
+        if let Some(tx) = self.workers.get(user) {
+            if !tx.is_closed() {
+                return tx.clone();
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.workers.insert(user.clone(), tx.clone());
+        tokio::spawn(user_worker(
+            state.clone(),
+            self.cfg.clone(),
+            user.clone(),
+            rx,
+        ));
+        tx
+    }
+
+    pub(crate) fn route(&mut self, state: &State, id: RequestId, request: Request, now: Instant) {
+        let (user, job) = match request {
+            Request::Authenticate {
+                user,
+                domain,
+                password,
+                ..
+            } => {
+                // The backend account is the full identity (`user@domain` when the device
+                // logged in with a domain): the same key the sessions and store requests use.
+                let account = pimap::types::LoginName::account_of(&user, domain.as_deref());
+                let pw = String::from_utf8_lossy(password.expose()).into_owned();
+                (account, Job::Auth { id, password: pw })
+            }
+            Request::Store { user, op } => (user, Job::Store { id, op }),
+            Request::Submit(sub) => {
+                let smtp = self.cfg.smtp;
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let reply = match smtp {
+                        Some(addr) => match submit(addr, &sub).await {
+                            Ok(()) => Reply::Submitted,
+                            Err(e) => {
+                                eprintln!("submit: {e}");
+                                Reply::no(e)
+                            }
+                        },
+                        None => Reply::no("no SMTP relay configured (--smtp)"),
+                    };
+                    finish(&state, &sub.user, Vec::new(), id, reply).await;
+                });
+                return;
+            }
+            _ => {
+                let _ = self
+                    .server
+                    .complete(id, Reply::no("not supported by the gateway"), now);
+                return;
+            }
+        };
+        let tx = self.worker(state, &user);
+        if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+            let id = match job {
+                Job::Auth { id, .. } | Job::Store { id, .. } => id,
+            };
+            let _ = self
+                .server
+                .complete(id, Reply::no("backend worker gone"), now);
+        }
+    }
+
+    /// Feed changes to the server, dropping those it has already been told (the watch and
+    /// the command connection see the same changes), and keeping the cache current.
+    pub(crate) fn report(
+        &mut self,
+        user: &[u8],
+        changes: Vec<(Mailbox, MailboxChange)>,
+        now: Instant,
+    ) {
+        for (mailbox, change) in changes {
+            let key = cache_key(user, &mailbox);
+            let cache = self.cache.entry(key.clone()).or_default();
+            let pass = match &change {
+                MailboxChange::New { uid, flags, props } => {
+                    if cache.msgs.contains_key(uid) {
+                        false
+                    } else {
+                        cache.msgs.insert(*uid, (flags.clone(), props.clone()));
+                        true
+                    }
+                }
+                MailboxChange::Flags { uid, flags, .. } => match cache.msgs.get_mut(uid) {
+                    Some((old, _)) if same_flags(old, flags) => false,
+                    Some((old, _)) => {
+                        *old = flags.clone();
+                        true
+                    }
+                    None => false,
+                },
+                MailboxChange::Expunge { uid, .. } => cache.msgs.remove(uid).is_some(),
+                MailboxChange::Deleted => {
+                    self.cache.remove(&key);
+                    true
+                }
+                MailboxChange::Renamed { to } => {
+                    if let Some(c) = self.cache.remove(&key) {
+                        self.cache.insert(cache_key(user, to), c);
+                    }
+                    true
+                }
+                _ => true,
+            };
+            if pass {
+                self.server.mailbox_changed(user, &mailbox, change, now);
+            }
+        }
+    }
+
+    pub(crate) fn props_of(&self, user: &[u8], mailbox: &Mailbox, uid: u32) -> Arc<MessageProps> {
+        self.cache
+            .get(&cache_key(user, mailbox))
+            .and_then(|c| c.msgs.get(&uid))
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| Arc::new(MessageProps::new(0, None)))
+    }
+}
+
+pub(crate) fn same_flags(a: &[Flag], b: &[Flag]) -> bool {
+    let strip = |v: &[Flag]| {
+        let mut v: Vec<String> = v
+            .iter()
+            .filter(|f| !matches!(f, Flag::Recent))
+            .map(|f| format!("{f:?}"))
+            .collect();
+        v.sort();
+        v
+    };
+    strip(a) == strip(b)
+}
+
+/// Report changes, complete a request and pump, under the lock.
+pub(crate) async fn finish(
+    state: &State,
+    user: &[u8],
+    changes: Vec<(Mailbox, MailboxChange)>,
+    id: RequestId,
+    reply: Reply,
+) {
+    let mut st = state.lock().await;
+    let now = Instant::now();
+    st.report(user, changes, now);
+    if let Err(e) = st.server.complete(id, reply, now) {
+        eprintln!("complete: {e}");
+    }
+    st.pump(state, now);
+}
+
+/// Report changes that no request caused (watch connection).
+pub(crate) async fn report(state: &State, user: &[u8], changes: Vec<(Mailbox, MailboxChange)>) {
+    if changes.is_empty() {
+        return;
+    }
+    let mut st = state.lock().await;
+    let now = Instant::now();
+    st.report(user, changes, now);
+    st.pump(state, now);
+}
+
+pub(crate) type Changes = Vec<(Mailbox, MailboxChange)>;
+
+/// Translate the mailbox events of the last command into changes of `mailbox`.
+pub(crate) async fn events_to_changes(
+    state: &State,
+    user: &Bytes,
+    mailbox: &Mailbox,
+    events: Vec<MailboxEvent>,
+) -> Changes {
+    let st = state.lock().await;
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            MailboxEvent::Expunged { uid: Some(uid), .. } => out.push((
+                mailbox.clone(),
+                MailboxChange::Expunge {
+                    uid,
+                    props: st.props_of(user, mailbox, uid),
+                },
+            )),
+            MailboxEvent::Vanished { uids, .. } => {
+                for uid in uids {
+                    out.push((
+                        mailbox.clone(),
+                        MailboxChange::Expunge {
+                            uid,
+                            props: st.props_of(user, mailbox, uid),
+                        },
+                    ));
+                }
+            }
+            MailboxEvent::FlagsChanged {
+                uid: Some(uid),
+                flags,
+                ..
+            } => out.push((
+                mailbox.clone(),
+                MailboxChange::Flags {
+                    uid,
+                    flags,
+                    props: st.props_of(user, mailbox, uid),
+                },
+            )),
+            _ => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,435 @@
+//! One store request of the sans-IO server performed on the command connection, UID based:
+//! the mapping from [`StoreOp`] to backend commands and from their responses to replies and
+//! changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::backend::{no_of, props_from_message, set_values, uid_of, uid_set, Backend};
+use crate::shared::{cache_key, events_to_changes, Changes, State};
+use pimap::client::Completion;
+use pimap::server::{MailboxChange, MailboxSnapshot, MessageProps, Reply, StoreOp};
+use pimap::types::{
+    Code, CommandBody, Data, FetchAttr, FetchItem, FetchItems, Literal8, Mailbox, SequenceSet,
+};
+
+/// Make `mailbox` the selected one on the command connection (describing it into the cache).
+pub(crate) async fn ensure_selected(
+    state: &State,
+    user: &Bytes,
+    b: &mut Backend,
+    mailbox: &Mailbox,
+) -> Result<Option<Reply>, String> {
+    if b.selected
+        .as_ref()
+        .is_some_and(|(m, ro)| m == mailbox && !ro)
+    {
+        return Ok(None);
+    }
+    match b.select(mailbox, false).await? {
+        Ok(snap) => {
+            fill_cache(state, user, mailbox, &snap).await;
+            Ok(None)
+        }
+        Err(r) => Ok(Some(r)),
+    }
+}
+
+pub(crate) async fn fill_cache(
+    state: &State,
+    user: &Bytes,
+    mailbox: &Mailbox,
+    snap: &MailboxSnapshot,
+) {
+    let mut st = state.lock().await;
+    let c = st.cache.entry(cache_key(user, mailbox)).or_default();
+    c.msgs = snap
+        .messages
+        .iter()
+        .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
+        .collect();
+}
+
+/// Perform one store operation on the command connection. `Err` = connection failure.
+pub(crate) async fn store_op(
+    state: &State,
+    user: &Bytes,
+    b: &mut Backend,
+    op: &StoreOp,
+) -> Result<(Changes, Reply), String> {
+    let none = Vec::new();
+    macro_rules! select_or_no {
+        ($mailbox:expr) => {
+            if let Some(no) = ensure_selected(state, user, b, $mailbox).await? {
+                return Ok((none, no));
+            }
+        };
+    }
+    match op {
+        StoreOp::Select { mailbox, read_only } => match b.select(mailbox, *read_only).await? {
+            Ok(snap) => {
+                fill_cache(state, user, mailbox, &snap).await;
+                Ok((none, Reply::Selected(snap)))
+            }
+            Err(r) => Ok((none, r)),
+        },
+        StoreOp::Fetch {
+            mailbox,
+            uids,
+            items,
+        } => {
+            select_or_no!(mailbox);
+            let Some(set) = uid_set(uids) else {
+                return Ok((none, Reply::Fetched(Vec::new())));
+            };
+            b.take_events();
+            let want_flags = items.iter().any(|a| matches!(a, FetchAttr::Flags));
+            let mut rows: BTreeMap<u32, Vec<FetchItem>> = BTreeMap::new();
+            // A message the watch connection reported may still be unknown to this command
+            // connection: Dovecot then answers UID FETCH with only `* n EXISTS`. Fetch again
+            // once in that case (the EXISTS has updated this connection).
+            for attempt in 0..2 {
+                let c = b
+                    .run(CommandBody::Fetch {
+                        uid: true,
+                        set: set.clone(),
+                        items: FetchItems::List(items.clone()),
+                        modifiers: Vec::new(),
+                    })
+                    .await?;
+                if !c.is_ok() {
+                    return Ok((none, no_of(&c)));
+                }
+                for d in &c.data {
+                    let Data::Fetch { items, .. } = d else {
+                        continue;
+                    };
+                    let Some(uid) = uid_of(items) else { continue };
+                    if !uids.contains(&uid) || rows.contains_key(&uid) {
+                        continue;
+                    }
+                    let row = rows.entry(uid).or_default();
+                    for i in items {
+                        match i {
+                            FetchItem::Uid(_) => {}
+                            FetchItem::Flags(_) if !want_flags => {}
+                            other => row.push(other.clone()),
+                        }
+                    }
+                }
+                let grew = c.data.iter().any(|d| matches!(d, Data::Exists(_)));
+                if attempt == 1 || rows.len() >= uids.len() || !grew {
+                    break;
+                }
+            }
+            let changes = events_to_changes(state, user, mailbox, b.take_events()).await;
+            Ok((changes, Reply::Fetched(rows.into_iter().collect())))
+        }
+        StoreOp::Search {
+            mailbox,
+            charset,
+            criteria,
+        } => {
+            select_or_no!(mailbox);
+            let c = b
+                .run(CommandBody::Search {
+                    uid: true,
+                    charset: charset.clone(),
+                    criteria: criteria.clone(),
+                })
+                .await?;
+            if !c.is_ok() {
+                return Ok((none, no_of(&c)));
+            }
+            let mut ids: Vec<u32> = c
+                .data
+                .iter()
+                .filter_map(|d| match d {
+                    Data::Search { ids, .. } => Some(ids.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            Ok((none, Reply::Searched(ids)))
+        }
+        StoreOp::StoreFlags {
+            mailbox,
+            uids,
+            kind,
+            flags,
+        } => {
+            select_or_no!(mailbox);
+            let Some(set) = uid_set(uids) else {
+                return Ok((none, Reply::Ok));
+            };
+            b.take_events();
+            let c = b
+                .run(CommandBody::Store {
+                    uid: true,
+                    set,
+                    unchanged_since: None,
+                    kind: *kind,
+                    silent: false,
+                    flags: flags.clone(),
+                })
+                .await?;
+            let changes = events_to_changes(state, user, mailbox, b.take_events()).await;
+            Ok((changes, if c.is_ok() { Reply::Ok } else { no_of(&c) }))
+        }
+        StoreOp::Expunge { mailbox, uids } => {
+            select_or_no!(mailbox);
+            // Learn the UIDs of messages that arrived since SELECT, so every EXPUNGE maps.
+            let _ = b
+                .run(CommandBody::Fetch {
+                    uid: true,
+                    set: SequenceSet::all(),
+                    items: FetchItems::List(vec![FetchAttr::Uid]),
+                    modifiers: Vec::new(),
+                })
+                .await?;
+            b.take_events();
+            let body = match uids {
+                Some(u) => match uid_set(u) {
+                    Some(set) => CommandBody::UidExpunge(set),
+                    None => return Ok((none, Reply::Ok)),
+                },
+                None => CommandBody::Expunge,
+            };
+            let c = b.run(body).await?;
+            let changes = events_to_changes(state, user, mailbox, b.take_events()).await;
+            Ok((changes, if c.is_ok() { Reply::Ok } else { no_of(&c) }))
+        }
+        StoreOp::Copy {
+            mailbox,
+            uids,
+            to,
+            remove,
+        } => {
+            select_or_no!(mailbox);
+            let Some(set) = uid_set(uids) else {
+                return Ok((none, Reply::no("no messages")));
+            };
+            b.take_events();
+            let body = if *remove {
+                CommandBody::Move {
+                    uid: true,
+                    set,
+                    mailbox: to.clone(),
+                }
+            } else {
+                CommandBody::Copy {
+                    uid: true,
+                    set,
+                    mailbox: to.clone(),
+                }
+            };
+            let c = b.run(body).await?;
+            let mut changes = events_to_changes(state, user, mailbox, b.take_events()).await;
+            if !c.is_ok() {
+                return Ok((changes, no_of(&c)));
+            }
+            // COPY carries COPYUID in the tagged OK (MOVE's untagged OK is not kept by the
+            // client's completion, so a MOVE may come back without it).
+            let copyuid = match c.status.code.clone() {
+                Some(Code::CopyUid {
+                    uid_validity,
+                    source,
+                    destination,
+                }) => Some((uid_validity, source, destination)),
+                _ => None,
+            };
+            let Some((uid_validity, source, destination)) = copyuid else {
+                let reply = Reply::Copied {
+                    uid_validity: 0,
+                    source: Vec::new(),
+                    destination: Vec::new(),
+                };
+                return Ok((changes, reply));
+            };
+            let (source, destination) = (set_values(&source), set_values(&destination));
+            {
+                let st = state.lock().await;
+                for (s, d) in source.iter().zip(&destination) {
+                    let entry = st
+                        .cache
+                        .get(&cache_key(user, mailbox))
+                        .and_then(|c| c.msgs.get(s))
+                        .cloned();
+                    let (flags, props) =
+                        entry.unwrap_or_else(|| (Vec::new(), Arc::new(MessageProps::new(0, None))));
+                    changes.push((
+                        to.clone(),
+                        MailboxChange::New {
+                            uid: *d,
+                            flags,
+                            props,
+                        },
+                    ));
+                }
+            }
+            Ok((
+                changes,
+                Reply::Copied {
+                    uid_validity,
+                    source,
+                    destination,
+                },
+            ))
+        }
+        StoreOp::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => {
+            let literal = match Literal8::text(message.clone()) {
+                Ok(l) => l,
+                Err(_) => Literal8::binary(message.clone()),
+            };
+            let c = b
+                .run(CommandBody::Append {
+                    mailbox: mailbox.clone(),
+                    flags: flags.clone(),
+                    date: *date,
+                    message: literal,
+                })
+                .await?;
+            if !c.is_ok() {
+                return Ok((none, no_of(&c)));
+            }
+            let Some(Code::AppendUid { uid_validity, uids }) = c.status.code.clone() else {
+                return Ok((none, Reply::no("backend sent no APPENDUID")));
+            };
+            let uid = set_values(&uids).first().copied().unwrap_or(0);
+            let mut props = props_from_message(message);
+            props.internal_date = *date;
+            let changes = vec![(
+                mailbox.clone(),
+                MailboxChange::New {
+                    uid,
+                    flags: flags.clone(),
+                    props: Arc::new(props),
+                },
+            )];
+            Ok((changes, Reply::Appended { uid_validity, uid }))
+        }
+        StoreOp::List {
+            reference,
+            pattern,
+            subscribed_only,
+        } => {
+            let body = if *subscribed_only {
+                CommandBody::Lsub {
+                    reference: reference.clone(),
+                    pattern: pattern.clone(),
+                }
+            } else {
+                CommandBody::List {
+                    selection: Vec::new(),
+                    reference: reference.clone(),
+                    patterns: vec![pattern.clone()],
+                    return_opts: Vec::new(),
+                }
+            };
+            let c = b.run(body).await?;
+            if !c.is_ok() {
+                return Ok((none, no_of(&c)));
+            }
+            let entries = c
+                .data
+                .iter()
+                .filter_map(|d| match d {
+                    Data::List(e) | Data::Lsub(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect();
+            Ok((none, Reply::List(entries)))
+        }
+        StoreOp::Status { mailbox, items } => {
+            let c = b
+                .run(CommandBody::Status {
+                    mailbox: mailbox.clone(),
+                    items: items.clone(),
+                })
+                .await?;
+            if !c.is_ok() {
+                return Ok((none, no_of(&c)));
+            }
+            let values = c
+                .data
+                .iter()
+                .find_map(|d| match d {
+                    Data::Status { items, .. } => Some(items.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            Ok((none, Reply::Status(values)))
+        }
+        StoreOp::Create { mailbox } => {
+            let c = b
+                .run(CommandBody::Create {
+                    mailbox: mailbox.clone(),
+                })
+                .await?;
+            Ok(folder_reply(&c, mailbox, MailboxChange::Created))
+        }
+        StoreOp::Delete { mailbox } => {
+            if b.selected.as_ref().is_some_and(|(m, _)| m == mailbox) {
+                let _ = b.run(CommandBody::Unselect).await?;
+                b.selected = None;
+            }
+            let c = b
+                .run(CommandBody::Delete {
+                    mailbox: mailbox.clone(),
+                })
+                .await?;
+            Ok(folder_reply(&c, mailbox, MailboxChange::Deleted))
+        }
+        StoreOp::Rename { from, to } => {
+            let c = b
+                .run(CommandBody::Rename {
+                    from: from.clone(),
+                    to: to.clone(),
+                })
+                .await?;
+            if b.selected.as_ref().is_some_and(|(m, _)| m == from) {
+                b.selected = None;
+            }
+            Ok(folder_reply(
+                &c,
+                from,
+                MailboxChange::Renamed { to: to.clone() },
+            ))
+        }
+        StoreOp::Subscribe { mailbox, subscribe } => {
+            let body = if *subscribe {
+                CommandBody::Subscribe {
+                    mailbox: mailbox.clone(),
+                }
+            } else {
+                CommandBody::Unsubscribe {
+                    mailbox: mailbox.clone(),
+                }
+            };
+            let c = b.run(body).await?;
+            Ok((none, if c.is_ok() { Reply::Ok } else { no_of(&c) }))
+        }
+        _ => Ok((none, Reply::no("not supported by the gateway"))),
+    }
+}
+
+pub(crate) fn folder_reply(
+    c: &Completion,
+    mailbox: &Mailbox,
+    change: MailboxChange,
+) -> (Changes, Reply) {
+    if c.is_ok() {
+        (vec![(mailbox.clone(), change)], Reply::Ok)
+    } else {
+        (Vec::new(), no_of(c))
+    }
+}

@@ -1,0 +1,202 @@
+//! The watch connection: IDLE on INBOX, its events become changes for every device.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+
+use crate::backend::{describe_cmd, described, Backend, LoginError};
+use crate::config::Config;
+use crate::shared::events_to_changes;
+use crate::shared::{cache_key, report, State};
+use crate::{BACKOFF_MAX, BACKOFF_MIN, IDLE_REFRESH};
+use pimap::client::{Event, MailboxEvent};
+use pimap::server::MailboxChange;
+use pimap::types::{Mailbox, SeqNo, SeqRange, SequenceSet};
+
+pub(crate) async fn watcher(
+    state: State,
+    cfg: Arc<Config>,
+    user: Bytes,
+    password: String,
+    running: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let name = String::from_utf8_lossy(&user).into_owned();
+    let inbox = Mailbox::inbox();
+    // The first snapshot seeds the cache without RESYNC only if it is taken on the first
+    // attempt; after any failure, events may have been missed and devices are told so.
+    let mut first = true;
+    let mut uid_validity: Option<u32> = None;
+    let mut delay = BACKOFF_MIN;
+    loop {
+        let mut b = match Backend::connect(cfg.backend, &name, &password).await {
+            Ok(b) => b,
+            Err(LoginError::Refused(t)) => {
+                // The credentials no longer work (password changed): nothing watches this
+                // user any more, so every device that relied on the watch is owed RESYNC,
+                // and the next successful login starts a new watcher.
+                eprintln!("{name}: watch login refused ({t}); watcher stops, devices owe RESYNC");
+                running.store(false, std::sync::atomic::Ordering::SeqCst);
+                if let Some(v) = uid_validity {
+                    let mut st = state.lock().await;
+                    let now = Instant::now();
+                    st.cache.remove(&cache_key(&user, &inbox));
+                    st.server
+                        .mailbox_changed(&user, &inbox, MailboxChange::UidValidity(v), now);
+                    st.pump(&state, now);
+                }
+                return;
+            }
+            Err(LoginError::Unavailable(t) | LoginError::Io(t)) => {
+                eprintln!("{name}: watch connect: {t}; retrying in {delay:?}");
+                first = false;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        delay = BACKOFF_MIN;
+        match b.select(&inbox, true).await {
+            Ok(Ok(snap)) => {
+                uid_validity = Some(snap.uid_validity);
+                if first {
+                    // The server learns the initial state from SELECT snapshots; only what
+                    // nobody has described yet goes into the cache.
+                    let mut st = state.lock().await;
+                    let c = st.cache.entry(cache_key(&user, &inbox)).or_default();
+                    if c.msgs.is_empty() {
+                        c.msgs = snap
+                            .messages
+                            .iter()
+                            .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
+                            .collect();
+                    }
+                } else {
+                    eprintln!(
+                        "{name}: watch connection re-established; reporting UIDVALIDITY {} \
+                         for INBOX (events may have been missed)",
+                        snap.uid_validity
+                    );
+                    let mut st = state.lock().await;
+                    let now = Instant::now();
+                    let c = st.cache.entry(cache_key(&user, &inbox)).or_default();
+                    c.msgs = snap
+                        .messages
+                        .iter()
+                        .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
+                        .collect();
+                    st.server.mailbox_changed(
+                        &user,
+                        &inbox,
+                        MailboxChange::UidValidity(snap.uid_validity),
+                        now,
+                    );
+                    st.pump(&state, now);
+                }
+            }
+            Ok(Err(r)) => {
+                eprintln!("{name}: watch EXAMINE INBOX refused: {r:?}; retrying");
+                first = false;
+                tokio::time::sleep(BACKOFF_MAX).await;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("{name}: watch EXAMINE INBOX: {e}");
+                first = false;
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        }
+        first = false;
+        if let Err(e) = watch_loop(&state, &user, &mut b).await {
+            eprintln!("{name}: watch connection lost: {e}");
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// IDLE, collect events, leave IDLE, report, repeat. Returns on connection failure.
+///
+/// Events that arrive while the watcher is out of IDLE (with the tagged OK of DONE, or in
+/// the middle of describing new messages) are kept and handled before IDLE is entered
+/// again: a message delivered in that window is announced once, with that response, and
+/// never again, so dropping such an event loses the message's push for good.
+pub(crate) async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> Result<(), String> {
+    let inbox = Mailbox::inbox();
+    loop {
+        if b.events.is_empty() {
+            idle_until_events(b).await?;
+        }
+        let events = b.take_events();
+        let new = events
+            .iter()
+            .any(|e| matches!(e, MailboxEvent::Exists { .. }));
+        let mut changes = events_to_changes(state, user, &inbox, events).await;
+        if new {
+            let last = {
+                let st = state.lock().await;
+                st.cache
+                    .get(&cache_key(user, &inbox))
+                    .and_then(|c| c.msgs.keys().next_back().copied())
+                    .unwrap_or(0)
+            };
+            // (A backend whose last UID is u32::MAX has nothing newer to describe.)
+            if let Some(n) = last.checked_add(1).and_then(std::num::NonZeroU32::new) {
+                let set =
+                    SequenceSet::Ranges(vec![SeqRange::Range(SeqNo::Value(n), SeqNo::Largest)]);
+                let c = b.run(describe_cmd(set)).await?;
+                let described = described(&c.data);
+                // What the describe itself produced is handled here; anything else that
+                // came with it (an EXISTS for a message delivered meanwhile, an EXPUNGE,
+                // another session's flag change) waits for the next round.
+                let pending: Vec<MailboxEvent> = b
+                    .take_events()
+                    .into_iter()
+                    .filter(|e| match e {
+                        MailboxEvent::Fetched { .. } => false,
+                        MailboxEvent::FlagsChanged { uid: Some(u), .. } => {
+                            !described.iter().any(|(d, _, _)| d == u)
+                        }
+                        _ => true,
+                    })
+                    .collect();
+                b.events = pending;
+                for (uid, flags, props) in described {
+                    if uid > last {
+                        changes.push((inbox.clone(), MailboxChange::New { uid, flags, props }));
+                    }
+                }
+            }
+        }
+        report(state, user, changes).await;
+    }
+}
+
+/// Enter IDLE, wait for mailbox events (or [`IDLE_REFRESH`]), leave IDLE. The events stay in
+/// `b.events`.
+pub(crate) async fn idle_until_events(b: &mut Backend) -> Result<(), String> {
+    let h = b.client.idle().map_err(|e| e.to_string())?;
+    b.until(|e| matches!(e, Event::IdleStarted(x) if *x == h))
+        .await?;
+    let deadline = tokio::time::Instant::now() + IDLE_REFRESH;
+    loop {
+        if !b.events.is_empty() {
+            // Let a burst of events arrive before leaving IDLE.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            break;
+        }
+        let n = tokio::select! {
+            r = b.stream.read(&mut b.buf) => r.map_err(|e| format!("backend read: {e}"))?,
+            _ = tokio::time::sleep_until(deadline) => break,
+        };
+        if n == 0 {
+            return Err("backend closed the connection".into());
+        }
+        b.client.handle_input(&b.buf[..n], Instant::now());
+        b.drain(&|_| false).await?;
+    }
+    b.client.done().map_err(|e| e.to_string())?;
+    b.wait(h).await?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The per-user command worker: store requests run on one backend connection, UID based.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, LoginError};
+use crate::config::Config;
+use crate::shared::{finish, Job, State};
+use crate::store_op::store_op;
+use crate::watcher::watcher;
+use crate::{BACKOFF_MAX, BACKOFF_MIN};
+use pimap::server::Reply;
+
+pub(crate) async fn user_worker(
+    state: State,
+    cfg: Arc<Config>,
+    user: Bytes,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
+    let name = String::from_utf8_lossy(&user).into_owned();
+    let mut conn: Option<Backend> = None;
+    let mut password: Option<String> = None;
+    // Set while a watcher runs for this user; the watcher clears it when it stops for good
+    // (credentials refused), so that the next successful login starts a new one.
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    while let Some(job) = rx.recv().await {
+        match job {
+            Job::Auth { id, password: pw } => {
+                let reply = match Backend::connect(cfg.backend, &name, &pw).await {
+                    Ok(b) => {
+                        conn = Some(b);
+                        password = Some(pw.clone());
+                        if !watching.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            tokio::spawn(watcher(
+                                state.clone(),
+                                cfg.clone(),
+                                user.clone(),
+                                pw,
+                                watching.clone(),
+                            ));
+                        }
+                        Reply::Ok
+                    }
+                    Err(LoginError::Refused(t)) => Reply::no(format!("backend refused: {t}")),
+                    Err(LoginError::Unavailable(t)) => {
+                        eprintln!("{name}: backend cannot log in now: {t}");
+                        Reply::no("backend unavailable")
+                    }
+                    Err(LoginError::Io(t)) => {
+                        eprintln!("{name}: backend: {t}");
+                        Reply::no("backend unavailable")
+                    }
+                };
+                finish(&state, &user, Vec::new(), id, reply).await;
+            }
+            Job::Store { id, op } => {
+                let Some(pw) = password.clone() else {
+                    finish(&state, &user, Vec::new(), id, Reply::no("not logged in")).await;
+                    continue;
+                };
+                // Up to two tries: a dropped connection is re-established once per request.
+                let mut outcome = None;
+                for attempt in 0..2 {
+                    if conn.is_none() {
+                        conn = reconnect(&cfg, &name, &pw).await;
+                    }
+                    let Some(b) = conn.as_mut() else { break };
+                    match store_op(&state, &user, b, &op).await {
+                        Ok(r) => {
+                            outcome = Some(r);
+                            break;
+                        }
+                        Err(e) => {
+                            eprintln!("{name}: command connection failed (try {attempt}): {e}");
+                            conn = None;
+                        }
+                    }
+                }
+                let (changes, reply) =
+                    outcome.unwrap_or_else(|| (Vec::new(), Reply::no("backend unavailable")));
+                finish(&state, &user, changes, id, reply).await;
+            }
+        }
+    }
+}
+
+/// Reconnect with bounded backoff (a few tries, then give up for this request).
+pub(crate) async fn reconnect(cfg: &Config, user: &str, pw: &str) -> Option<Backend> {
+    let mut delay = BACKOFF_MIN;
+    for _ in 0..6 {
+        match Backend::connect(cfg.backend, user, pw).await {
+            Ok(b) => return Some(b),
+            Err(LoginError::Refused(t)) => {
+                eprintln!("{user}: backend refused the login again: {t}");
+                return None;
+            }
+            Err(LoginError::Unavailable(t) | LoginError::Io(t)) => {
+                eprintln!("{user}: reconnect: {t}")
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(BACKOFF_MAX);
+    }
+    None
+}
