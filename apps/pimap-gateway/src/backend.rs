@@ -25,6 +25,11 @@ pub(crate) struct Backend {
     pub(crate) events: Vec<MailboxEvent>,
     /// The mailbox selected on this connection and whether read-only.
     pub(crate) selected: Option<(Mailbox, bool)>,
+    /// The watch connection's INBOX event count ([`Shared::watch_events`]) when this
+    /// connection last synchronised INBOX (SELECT or NOOP).
+    ///
+    /// [`Shared::watch_events`]: crate::shared::Shared::watch_events
+    pub(crate) synced: u64,
 }
 
 pub(crate) enum LoginError {
@@ -75,6 +80,7 @@ impl Backend {
             buf: vec![0; 64 * 1024],
             events: Vec::new(),
             selected: None,
+            synced: 0,
         };
         b.until(|e| matches!(e, Event::Greeting { .. }))
             .await

@@ -77,6 +77,7 @@ async fn main() -> std::io::Result<()> {
         writers: HashMap::new(),
         workers: HashMap::new(),
         cache: HashMap::new(),
+        watch_events: HashMap::new(),
         udp,
         cfg: cfg.clone(),
     }));

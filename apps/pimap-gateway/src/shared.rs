@@ -14,8 +14,8 @@ use crate::smtp::submit;
 use crate::worker::user_worker;
 use pimap::client::MailboxEvent;
 use pimap::server::{
-    ConnId, MailboxChange, MessageProps, Notification, Output, Reply, Request, RequestId, Server,
-    StoreOp,
+    ConnId, MailboxChange, MailboxSnapshot, MessageProps, MessageSnapshot, Notification, Output,
+    Reply, Request, RequestId, Server, StoreOp,
 };
 use pimap::types::{Flag, Mailbox};
 
@@ -35,6 +35,10 @@ pub(crate) enum Job {
 #[derive(Default)]
 pub(crate) struct MailboxCache {
     pub(crate) msgs: BTreeMap<u32, (Vec<Flag>, Arc<MessageProps>)>,
+    /// A complete snapshot of the mailbox has been taken (SELECT / EXAMINE on either
+    /// connection). Before that, `msgs` holds only what changes named; afterwards a new
+    /// snapshot is compared with it and the difference reported, never silently absorbed.
+    pub(crate) complete: bool,
 }
 
 pub(crate) struct Shared {
@@ -42,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) writers: HashMap<ConnId, mpsc::Sender<Out>>,
     pub(crate) workers: HashMap<Bytes, mpsc::UnboundedSender<Job>>,
     pub(crate) cache: HashMap<(Bytes, Bytes), MailboxCache>,
+    /// Per user: event batches the watch connection has seen on INBOX (see
+    /// [`Shared::watch_saw_events`]).
+    pub(crate) watch_events: HashMap<Bytes, u64>,
     pub(crate) udp: Option<(std::net::UdpSocket, SocketAddr)>,
     pub(crate) cfg: Arc<Config>,
 }
@@ -215,6 +222,78 @@ impl Shared {
                 self.server.mailbox_changed(user, &mailbox, change, now);
             }
         }
+    }
+
+    /// Take a complete snapshot of `mailbox` into the cache. The first one only seeds it
+    /// (the server learns initial state from SELECT replies); every later one reports what
+    /// differs from what the server was told (messages that arrived, left or changed flags
+    /// without either connection seeing the event), so that no change is absorbed silently.
+    pub(crate) fn sync_snapshot(
+        &mut self,
+        state: &State,
+        user: &[u8],
+        mailbox: &Mailbox,
+        snap: &MailboxSnapshot,
+        now: Instant,
+    ) {
+        let c = self.cache.entry(cache_key(user, mailbox)).or_default();
+        if !c.complete {
+            c.msgs = snap
+                .messages
+                .iter()
+                .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
+                .collect();
+            c.complete = true;
+            return;
+        }
+        let mut changes = Vec::new();
+        let fresh: BTreeMap<u32, &MessageSnapshot> =
+            snap.messages.iter().map(|m| (m.uid, m)).collect();
+        for (uid, (_, props)) in &c.msgs {
+            if !fresh.contains_key(uid) {
+                changes.push((
+                    mailbox.clone(),
+                    MailboxChange::Expunge {
+                        uid: *uid,
+                        props: props.clone(),
+                    },
+                ));
+            }
+        }
+        for (uid, m) in fresh {
+            let change = match c.msgs.get(&uid) {
+                None => MailboxChange::New {
+                    uid,
+                    flags: m.flags.clone(),
+                    props: m.props.clone(),
+                },
+                Some((flags, _)) if !same_flags(flags, &m.flags) => MailboxChange::Flags {
+                    uid,
+                    flags: m.flags.clone(),
+                    props: m.props.clone(),
+                },
+                Some(_) => continue,
+            };
+            changes.push((mailbox.clone(), change));
+        }
+        if !changes.is_empty() {
+            self.report(user, changes, now);
+            self.pump(state, now);
+        }
+    }
+
+    /// The watch connection saw events for `user`'s INBOX: a command connection that has
+    /// not synchronised since must do so before it answers for INBOX.
+    pub(crate) fn watch_saw_events(&mut self, user: &[u8]) {
+        *self
+            .watch_events
+            .entry(Bytes::copy_from_slice(user))
+            .or_default() += 1;
+    }
+
+    /// How many event batches the watch connection has seen for `user`'s INBOX.
+    pub(crate) fn watch_events(&self, user: &[u8]) -> u64 {
+        self.watch_events.get(user).copied().unwrap_or(0)
     }
 
     pub(crate) fn props_of(&self, user: &[u8], mailbox: &Mailbox, uid: u32) -> Arc<MessageProps> {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -15,41 +16,58 @@ use pimap::types::{
     Code, CommandBody, Data, FetchAttr, FetchItem, FetchItems, Literal8, Mailbox, SequenceSet,
 };
 
-/// Make `mailbox` the selected one on the command connection (describing it into the cache).
+/// Make `mailbox` the selected one on the command connection, with a view at least as
+/// recent as anything pushed to devices: when the watch connection has seen INBOX events
+/// since this connection last synchronised, a NOOP brings it up to date first (Dovecot and
+/// every RFC 3501 server report pending changes on NOOP). Without it, the first command
+/// after a push ran against a view that did not have the pushed message yet: SEARCH missed
+/// it, STORE and COPY answered OK and did nothing.
 pub(crate) async fn ensure_selected(
     state: &State,
     user: &Bytes,
     b: &mut Backend,
     mailbox: &Mailbox,
 ) -> Result<Option<Reply>, String> {
+    let seen = if mailbox.is_inbox() {
+        state.lock().await.watch_events(user)
+    } else {
+        0
+    };
     if b.selected
         .as_ref()
         .is_some_and(|(m, ro)| m == mailbox && !ro)
     {
+        if seen > b.synced {
+            // Events stay in `b.events`; the operation reports them with its own.
+            let c = b.run(CommandBody::Noop).await?;
+            if !c.is_ok() {
+                return Ok(Some(no_of(&c)));
+            }
+            b.synced = seen;
+        }
         return Ok(None);
     }
-    match b.select(mailbox, false).await? {
-        Ok(snap) => {
-            fill_cache(state, user, mailbox, &snap).await;
-            Ok(None)
-        }
-        Err(r) => Ok(Some(r)),
-    }
+    select_into_cache(state, user, b, mailbox, false, seen)
+        .await
+        .map(|r| r.err())
 }
 
-pub(crate) async fn fill_cache(
+/// SELECT / EXAMINE on the command connection and take the snapshot into the cache.
+async fn select_into_cache(
     state: &State,
     user: &Bytes,
+    b: &mut Backend,
     mailbox: &Mailbox,
-    snap: &MailboxSnapshot,
-) {
-    let mut st = state.lock().await;
-    let c = st.cache.entry(cache_key(user, mailbox)).or_default();
-    c.msgs = snap
-        .messages
-        .iter()
-        .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
-        .collect();
+    read_only: bool,
+    seen: u64,
+) -> Result<Result<MailboxSnapshot, Reply>, String> {
+    let r = b.select(mailbox, read_only).await?;
+    if let Ok(snap) = &r {
+        b.synced = seen;
+        let mut st = state.lock().await;
+        st.sync_snapshot(state, user, mailbox, snap, Instant::now());
+    }
+    Ok(r)
 }
 
 /// Perform one store operation on the command connection. `Err` = connection failure.
@@ -68,13 +86,13 @@ pub(crate) async fn store_op(
         };
     }
     match op {
-        StoreOp::Select { mailbox, read_only } => match b.select(mailbox, *read_only).await? {
-            Ok(snap) => {
-                fill_cache(state, user, mailbox, &snap).await;
-                Ok((none, Reply::Selected(snap)))
+        StoreOp::Select { mailbox, read_only } => {
+            let seen = state.lock().await.watch_events(user);
+            match select_into_cache(state, user, b, mailbox, *read_only, seen).await? {
+                Ok(snap) => Ok((none, Reply::Selected(snap))),
+                Err(r) => Ok((none, r)),
             }
-            Err(r) => Ok((none, r)),
-        },
+        }
         StoreOp::Fetch {
             mailbox,
             uids,
@@ -84,8 +102,8 @@ pub(crate) async fn store_op(
             let Some(set) = uid_set(uids) else {
                 return Ok((none, Reply::Fetched(Vec::new())));
             };
-            b.take_events();
             let want_flags = items.iter().any(|a| matches!(a, FetchAttr::Flags));
+            let want_uid = items.iter().any(|a| matches!(a, FetchAttr::Uid));
             let mut rows: BTreeMap<u32, Vec<FetchItem>> = BTreeMap::new();
             // A message the watch connection reported may still be unknown to this command
             // connection: Dovecot then answers UID FETCH with only `* n EXISTS`. Fetch again
@@ -113,7 +131,7 @@ pub(crate) async fn store_op(
                     let row = rows.entry(uid).or_default();
                     for i in items {
                         match i {
-                            FetchItem::Uid(_) => {}
+                            FetchItem::Uid(_) if !want_uid => {}
                             FetchItem::Flags(_) if !want_flags => {}
                             other => row.push(other.clone()),
                         }
@@ -166,7 +184,6 @@ pub(crate) async fn store_op(
             let Some(set) = uid_set(uids) else {
                 return Ok((none, Reply::Ok));
             };
-            b.take_events();
             let c = b
                 .run(CommandBody::Store {
                     uid: true,
@@ -191,7 +208,6 @@ pub(crate) async fn store_op(
                     modifiers: Vec::new(),
                 })
                 .await?;
-            b.take_events();
             let body = match uids {
                 Some(u) => match uid_set(u) {
                     Some(set) => CommandBody::UidExpunge(set),
@@ -213,7 +229,6 @@ pub(crate) async fn store_op(
             let Some(set) = uid_set(uids) else {
                 return Ok((none, Reply::no("no messages")));
             };
-            b.take_events();
             let body = if *remove {
                 CommandBody::Move {
                     uid: true,

@@ -61,17 +61,10 @@ pub(crate) async fn watcher(
             Ok(Ok(snap)) => {
                 uid_validity = Some(snap.uid_validity);
                 if first {
-                    // The server learns the initial state from SELECT snapshots; only what
-                    // nobody has described yet goes into the cache.
+                    // The first snapshot seeds the cache, or (when the command connection
+                    // took one already) reports what changed since.
                     let mut st = state.lock().await;
-                    let c = st.cache.entry(cache_key(&user, &inbox)).or_default();
-                    if c.msgs.is_empty() {
-                        c.msgs = snap
-                            .messages
-                            .iter()
-                            .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
-                            .collect();
-                    }
+                    st.sync_snapshot(&state, &user, &inbox, &snap, Instant::now());
                 } else {
                     eprintln!(
                         "{name}: watch connection re-established; reporting UIDVALIDITY {} \
@@ -86,6 +79,7 @@ pub(crate) async fn watcher(
                         .iter()
                         .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
                         .collect();
+                    c.complete = true;
                     st.server.mailbox_changed(
                         &user,
                         &inbox,
@@ -129,6 +123,7 @@ pub(crate) async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> 
             idle_until_events(b).await?;
         }
         let events = b.take_events();
+        state.lock().await.watch_saw_events(user);
         let new = events
             .iter()
             .any(|e| matches!(e, MailboxEvent::Exists { .. }));

@@ -51,6 +51,9 @@ pub(crate) enum Pending {
     Fetch {
         tag: Tag,
         uid: bool,
+        /// `UID` is among the items (always for UID FETCH): every row carries it, whether
+        /// or not the store returned it.
+        with_uid: bool,
         /// -12 XZIP / XZIP.SIZE items asked for, served from BINARY data (spec §3.9.4), and
         /// the parts whose BINARY was asked for too.
         xzip: XZipRequest,
@@ -683,13 +686,20 @@ impl Server {
                 if uid && !items.contains(&FetchAttr::Uid) {
                     items.insert(0, FetchAttr::Uid);
                 }
+                let with_uid = items.contains(&FetchAttr::Uid);
                 let (items, xzip) = xzip_as_binary(items);
                 let op = StoreOp::Fetch {
                     mailbox,
                     uids,
                     items,
                 };
-                self.store_request(conn, op, Pending::Fetch { tag, uid, xzip });
+                let pending = Pending::Fetch {
+                    tag,
+                    uid,
+                    with_uid,
+                    xzip,
+                };
+                self.store_request(conn, op, pending);
             }
             B::Store {
                 uid,
@@ -1043,7 +1053,15 @@ impl Server {
                 let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
                 self.ok(conn, tag, code, "APPEND completed");
             }
-            (Pending::Fetch { tag, uid, xzip }, Reply::Fetched(rows)) => {
+            (
+                Pending::Fetch {
+                    tag,
+                    uid,
+                    with_uid,
+                    xzip,
+                },
+                Reply::Fetched(rows),
+            ) => {
                 let mut out = Vec::with_capacity(rows.len());
                 let level = self.config.xzip_level;
                 if let Some(view) = self.session_of(conn).and_then(|s| s.selected.as_ref()) {
@@ -1052,7 +1070,7 @@ impl Server {
                             items = binary_as_xzip(items, &xzip, level);
                         }
                         let Some(seq) = view.seq_of(u) else { continue };
-                        if uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
+                        if with_uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
                             items.insert(0, FetchItem::Uid(u));
                         }
                         out.push(Data::Fetch { seq, items });

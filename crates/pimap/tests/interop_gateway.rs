@@ -496,3 +496,97 @@ fn backend_restart_gives_resync() {
     d.done(idle);
     d.ok("LOGOUT");
 }
+
+// ------------------------------------------------------------------------------------------
+// d. the first commands after a push see the pushed message (the command connection's view
+//    is brought up to date first), and a sequence-number FETCH that names UID carries it
+
+#[test]
+fn commands_right_after_a_push_see_the_pushed_message() {
+    if !peers::available(
+        "commands_right_after_a_push_see_the_pushed_message",
+        &[peers::DOVECOT],
+    ) {
+        return;
+    }
+    let dc = dovecot::Dovecot::start();
+    dc.inject("INBOX", b"Subject: one\r\n\r\n1\r\n");
+    let gw = start_gateway(dc.port, None);
+
+    let mut d = Device::connect(gw.port);
+    d.login("alice#phone", "alicepw");
+    let _ = d.run(cmd("CREATE Kept"));
+    d.ok("XFILTER INBOX N ALL");
+    assert_eq!(d.select_inbox(), 1);
+    let f = d.ok("FETCH 1 (UID)");
+    let uid_of = |c: &Completion, seq: u32| {
+        c.data.iter().find_map(|x| match x {
+            pimap::types::Data::Fetch { seq: s, items } if *s == seq => {
+                items.iter().find_map(|i| match i {
+                    pimap::types::FetchItem::Uid(u) => Some(*u),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+    };
+    assert!(
+        uid_of(&f, 1).is_some(),
+        "FETCH 1 (UID) without UID: {:?}",
+        f.data
+    );
+
+    let idle = d.idle();
+    let pushed_uid = dc.inject("INBOX", b"Subject: two\r\n\r\npushed\r\n");
+    d.until("pushed EXISTS", |e| {
+        matches!(
+            e,
+            Event::Mailbox(MailboxEvent::Exists { count: 2 })
+                | Event::Mailbox(MailboxEvent::Fetched { seq: 2, .. })
+        )
+    });
+    d.done(idle);
+
+    // At once, before anything else touches the gateway's command connection.
+    let s = d.ok("SEARCH ALL");
+    assert!(
+        s.data
+            .iter()
+            .any(|x| matches!(x, pimap::types::Data::Search { ids, .. } if ids.contains(&2))),
+        "SEARCH ALL misses the pushed message: {:?}",
+        s.data
+    );
+    let f = d.ok("FETCH 2 (UID FLAGS)");
+    assert_eq!(uid_of(&f, 2), Some(pushed_uid), "{:?}", f.data);
+    d.ok(r"STORE 2 +FLAGS (\Flagged)");
+    let c = d.ok("COPY 2 Kept");
+    assert!(
+        matches!(c.status.code, Some(Code::CopyUid { .. })),
+        "COPY of the pushed message without COPYUID: {:?}",
+        c.status
+    );
+    d.ok("LOGOUT");
+
+    // What the backend holds, asked directly.
+    let mut direct = Device::connect(dc.port);
+    direct.login("alice", "alicepw");
+    let st = direct.ok("STATUS Kept (MESSAGES)");
+    assert!(
+        st.data
+            .iter()
+            .any(|x| matches!(x, pimap::types::Data::Status { items, .. }
+            if items.contains(&(pimap::types::StatusAttr::Messages, 1)))),
+        "the copy is not in Kept: {:?}",
+        st.data
+    );
+    direct.select_inbox();
+    let s = direct.ok("UID SEARCH FLAGGED");
+    assert!(
+        s.data.iter().any(
+            |x| matches!(x, pimap::types::Data::Search { ids, .. } if ids == &vec![pushed_uid])
+        ),
+        "the flag did not reach the backend: {:?}",
+        s.data
+    );
+    direct.ok("LOGOUT");
+}

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use harness::*;
 use pimap::server::blocking::Store;
 use pimap::server::{MailboxChange, Reply, Request, ServerConfig, ServerError, StoreOp};
-use pimap::types::Mailbox;
+use pimap::types::{FetchItem, Mailbox};
 
 /// Answers SELECT with `Ok` instead of `Selected`; everything else as the script store.
 #[derive(Default)]
@@ -56,4 +56,57 @@ fn wrong_reply_kind_is_a_typed_error_and_a_serverbug_no() {
     let r = h.send(c, "d LIST \"\" *\r\n");
     assert!(r.contains("d OK"), "{r}");
     assert_eq!(h.d.store_errors.len(), 1);
+}
+
+/// Returns every FETCH row without its `UID` item (a store that relies on the server to
+/// number rows, as the contract of `StoreOp::Fetch` allows).
+#[derive(Default)]
+struct UidlessStore(ScriptStore);
+
+impl Store for UidlessStore {
+    fn handle(&mut self, request: &Request) -> Reply {
+        match self.0.handle(request) {
+            Reply::Fetched(rows) => Reply::Fetched(
+                rows.into_iter()
+                    .map(|(u, items)| {
+                        let items = items
+                            .into_iter()
+                            .filter(|i| !matches!(i, FetchItem::Uid(_)))
+                            .collect();
+                        (u, items)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    fn take_changes(&mut self) -> Vec<(Bytes, Mailbox, MailboxChange)> {
+        self.0.take_changes()
+    }
+}
+
+#[test]
+fn fetch_asking_for_uid_always_gets_it() {
+    let mut store = UidlessStore::default();
+    store.0.add_folder("alice", "INBOX", 3);
+    let mut h = Harness::new(ServerConfig::default(), store);
+    let c = h.connect();
+    assert!(h.send(c, "a LOGIN alice pw\r\n").contains("a OK"));
+    assert!(h.send(c, "b SELECT INBOX\r\n").contains("b OK"));
+    // A sequence-number FETCH that names UID (what most clients send) carries it.
+    let r = h.send(c, "c FETCH 1 (UID)\r\n");
+    assert!(r.contains("* 1 FETCH (UID 1)"), "{r}");
+    let r = h.send(c, "d FETCH 2:3 (FLAGS UID)\r\n");
+    assert!(
+        r.contains("* 2 FETCH (UID 2 FLAGS ()") || r.contains("* 2 FETCH (FLAGS () UID 2)"),
+        "{r}"
+    );
+    assert!(r.contains("UID 3"), "{r}");
+    // Without UID asked for, a sequence-number FETCH has none.
+    let r = h.send(c, "e FETCH 1 (FLAGS)\r\n");
+    assert!(r.contains("* 1 FETCH (FLAGS ())"), "{r}");
+    // UID FETCH always has it.
+    let r = h.send(c, "f UID FETCH 2 (FLAGS)\r\n");
+    assert!(r.contains("UID 2"), "{r}");
 }
