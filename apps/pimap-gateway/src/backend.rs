@@ -168,6 +168,13 @@ impl Backend {
         self.wait(h).await
     }
 
+    /// LOGOUT, waiting at most two seconds for the answer; the connection closes either way.
+    pub(crate) async fn logout(mut self) {
+        let t = std::time::Duration::from_secs(2);
+        let _ = tokio::time::timeout(t, self.run(CommandBody::Logout)).await;
+        let _ = self.stream.shutdown().await;
+    }
+
     /// Select `mailbox` (if not already) and describe every message. Returns the snapshot.
     pub(crate) async fn select(
         &mut self,

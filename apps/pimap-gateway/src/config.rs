@@ -1,6 +1,7 @@
 //! Command-line configuration.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Debug)]
@@ -16,12 +17,23 @@ pub(crate) struct Config {
     pub(crate) smtp: Option<SocketAddr>,
     pub(crate) notify: NotifyCfg,
     pub(crate) max_seconds: Option<u64>,
+    /// Fold user names to lower case (ASCII) before they reach the backend and key the
+    /// per-user state: `Alice` and `alice` share one backend session and one set of device
+    /// sessions. Off with `--keep-user-case` for a backend whose names are case-sensitive.
+    pub(crate) fold_user_case: bool,
+    /// A user's command connection with no request for this long is logged out; the next
+    /// request reconnects.
+    pub(crate) backend_idle: Duration,
+    /// The watch connection leaves and re-enters IDLE this often (RFC 2177: at most 29
+    /// minutes); each time, a watcher whose user has no session left stops.
+    pub(crate) idle_refresh: Duration,
 }
 
 pub(crate) fn usage() -> ! {
     eprintln!(
         "usage: gateway --listen-port PORT --backend 127.0.0.1:PORT [--smtp 127.0.0.1:PORT] \
-         [--notify log|udp:127.0.0.1:PORT] [--max-seconds N]"
+         [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] [--keep-user-case] \
+         [--backend-idle-secs N (300)] [--idle-refresh-secs N (300)]"
     );
     std::process::exit(2)
 }
@@ -42,6 +54,9 @@ pub(crate) fn parse_args() -> Config {
         smtp: None,
         notify: NotifyCfg::Log,
         max_seconds: None,
+        fold_user_case: true,
+        backend_idle: Duration::from_secs(300),
+        idle_refresh: Duration::from_secs(300),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -61,6 +76,11 @@ pub(crate) fn parse_args() -> Config {
                 };
             }
             "--max-seconds" => cfg.max_seconds = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--keep-user-case" => cfg.fold_user_case = false,
+            "--backend-idle-secs" => cfg.backend_idle = secs(&value()),
+            "--idle-refresh-secs" => {
+                cfg.idle_refresh = secs(&value()).min(Duration::from_secs(29 * 60))
+            }
             "-h" | "--help" => usage(),
             _ => {
                 eprintln!("unknown argument {a:?}");
@@ -69,6 +89,14 @@ pub(crate) fn parse_args() -> Config {
         }
     }
     cfg
+}
+
+/// A positive number of seconds.
+fn secs(v: &str) -> Duration {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Duration::from_secs(n),
+        _ => usage(),
+    }
 }
 
 pub(crate) fn unix_now() -> i64 {

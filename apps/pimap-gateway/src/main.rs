@@ -50,8 +50,6 @@ use shared::{Out, Shared, State};
 pub(crate) const WRITE_QUEUE: usize = 1024;
 /// Longest wait for one backend / SMTP reply.
 pub(crate) const BACKEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// The watch connection leaves and re-enters IDLE this often.
-pub(crate) const IDLE_REFRESH: Duration = Duration::from_secs(300);
 /// Reconnect backoff: first delay and ceiling.
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(200);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -66,6 +64,11 @@ async fn main() -> std::io::Result<()> {
     let mut config = ServerConfig::default();
     // Backpressure: connection tasks report what they wrote (`transmitted`).
     config.output_budget = Some(1 << 20);
+    // MOVE is passed through (natively, or as COPY + STORE + UID EXPUNGE where the backend
+    // lacks it; see store_op).
+    if let Ok(a) = pimap::types::Atom::new(&b"MOVE"[..]) {
+        config.capabilities.push(pimap::types::Capability(a));
+    }
     let mut server = Server::new(config);
     server.set_unix_time(unix_now());
     let udp = match cfg.notify {

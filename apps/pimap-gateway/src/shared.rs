@@ -137,6 +137,13 @@ impl Shared {
                 // The backend account is the full identity (`user@domain` when the device
                 // logged in with a domain): the same key the sessions and store requests use.
                 let account = pimap::types::LoginName::account_of(&user, domain.as_deref());
+                // One spelling per account: the worker answers `Authenticated` with it, so
+                // the sessions and store requests use it too.
+                let account = if self.cfg.fold_user_case {
+                    Bytes::from(account.to_ascii_lowercase())
+                } else {
+                    account
+                };
                 let pw = String::from_utf8_lossy(password.expose()).into_owned();
                 (account, Job::Auth { id, password: pw })
             }

@@ -229,34 +229,60 @@ pub(crate) async fn store_op(
             let Some(set) = uid_set(uids) else {
                 return Ok((none, Reply::no("no messages")));
             };
-            let body = if *remove {
+            let native_move = b.client.capabilities().has("MOVE");
+            let body = if *remove && native_move {
                 CommandBody::Move {
                     uid: true,
-                    set,
+                    set: set.clone(),
                     mailbox: to.clone(),
                 }
             } else {
                 CommandBody::Copy {
                     uid: true,
-                    set,
+                    set: set.clone(),
                     mailbox: to.clone(),
                 }
             };
             let c = b.run(body).await?;
+            if c.is_ok() && *remove && !native_move {
+                // RFC 6851 section 3.3: without MOVE, COPY then UID STORE \Deleted and UID
+                // EXPUNGE of exactly those messages (UIDPLUS), so nothing else is expunged.
+                if !b.client.capabilities().has("UIDPLUS") {
+                    return Ok((
+                        none,
+                        Reply::no("the backend offers neither MOVE nor UIDPLUS"),
+                    ));
+                }
+                let stored = b
+                    .run(CommandBody::Store {
+                        uid: true,
+                        set: set.clone(),
+                        unchanged_since: None,
+                        kind: pimap::types::StoreKind::Add,
+                        silent: true,
+                        flags: vec![pimap::types::Flag::Deleted],
+                    })
+                    .await?;
+                if stored.is_ok() {
+                    b.run(CommandBody::UidExpunge(set)).await?;
+                }
+            }
             let mut changes = events_to_changes(state, user, mailbox, b.take_events()).await;
             if !c.is_ok() {
                 return Ok((changes, no_of(&c)));
             }
-            // COPY carries COPYUID in the tagged OK (MOVE's untagged OK is not kept by the
-            // client's completion, so a MOVE may come back without it).
-            let copyuid = match c.status.code.clone() {
-                Some(Code::CopyUid {
-                    uid_validity,
-                    source,
-                    destination,
-                }) => Some((uid_validity, source, destination)),
-                _ => None,
-            };
+            // COPY carries COPYUID in the tagged OK; MOVE in an untagged OK before it.
+            let copyuid = std::iter::once(&c.status.code)
+                .flatten()
+                .chain(c.codes.iter())
+                .find_map(|code| match code {
+                    Code::CopyUid {
+                        uid_validity,
+                        source,
+                        destination,
+                    } => Some((*uid_validity, source.clone(), destination.clone())),
+                    _ => None,
+                });
             let Some((uid_validity, source, destination)) = copyuid else {
                 let reply = Reply::Copied {
                     uid_validity: 0,

@@ -10,7 +10,7 @@ use crate::backend::{describe_cmd, described, Backend, LoginError};
 use crate::config::Config;
 use crate::shared::events_to_changes;
 use crate::shared::{cache_key, report, State};
-use crate::{BACKOFF_MAX, BACKOFF_MIN, IDLE_REFRESH};
+use crate::{BACKOFF_MAX, BACKOFF_MIN};
 use pimap::client::{Event, MailboxEvent};
 use pimap::server::MailboxChange;
 use pimap::types::{Mailbox, SeqNo, SeqRange, SequenceSet};
@@ -38,14 +38,15 @@ pub(crate) async fn watcher(
                 // and the next successful login starts a new watcher.
                 eprintln!("{name}: watch login refused ({t}); watcher stops, devices owe RESYNC");
                 running.store(false, std::sync::atomic::Ordering::SeqCst);
-                if let Some(v) = uid_validity {
-                    let mut st = state.lock().await;
-                    let now = Instant::now();
-                    st.cache.remove(&cache_key(&user, &inbox));
-                    st.server
-                        .mailbox_changed(&user, &inbox, MailboxChange::UidValidity(v), now);
-                    st.pump(&state, now);
-                }
+                // (Also when no snapshot was ever taken: devices may have selected INBOX
+                // through the command connection.)
+                let v = uid_validity.unwrap_or(0);
+                let mut st = state.lock().await;
+                let now = Instant::now();
+                st.cache.remove(&cache_key(&user, &inbox));
+                st.server
+                    .mailbox_changed(&user, &inbox, MailboxChange::UidValidity(v), now);
+                st.pump(&state, now);
                 return;
             }
             Err(LoginError::Unavailable(t) | LoginError::Io(t)) => {
@@ -103,24 +104,46 @@ pub(crate) async fn watcher(
             }
         }
         first = false;
-        if let Err(e) = watch_loop(&state, &user, &mut b).await {
-            eprintln!("{name}: watch connection lost: {e}");
+        match watch_loop(&state, &user, &mut b, &cfg, &running).await {
+            Ok(()) => {
+                eprintln!("{name}: no session left; watcher stops");
+                b.logout().await;
+                return;
+            }
+            Err(e) => eprintln!("{name}: watch connection lost: {e}"),
         }
         tokio::time::sleep(delay).await;
     }
 }
 
-/// IDLE, collect events, leave IDLE, report, repeat. Returns on connection failure.
+/// IDLE, collect events, leave IDLE, report, repeat. Returns `Err` on connection failure,
+/// `Ok` when an IDLE refresh finds that the user has no session left (`running` is then
+/// cleared under the state lock, so a login that creates a session meanwhile either is
+/// seen here or sees the watcher stopped and starts a new one).
 ///
 /// Events that arrive while the watcher is out of IDLE (with the tagged OK of DONE, or in
 /// the middle of describing new messages) are kept and handled before IDLE is entered
 /// again: a message delivered in that window is announced once, with that response, and
 /// never again, so dropping such an event loses the message's push for good.
-pub(crate) async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> Result<(), String> {
+pub(crate) async fn watch_loop(
+    state: &State,
+    user: &Bytes,
+    b: &mut Backend,
+    cfg: &Config,
+    running: &std::sync::atomic::AtomicBool,
+) -> Result<(), String> {
     let inbox = Mailbox::inbox();
     loop {
         if b.events.is_empty() {
-            idle_until_events(b).await?;
+            idle_until_events(b, cfg.idle_refresh).await?;
+            if b.events.is_empty() {
+                let st = state.lock().await;
+                if !st.server.has_sessions_of(user) {
+                    running.store(false, std::sync::atomic::Ordering::SeqCst);
+                    return Ok(());
+                }
+                continue;
+            }
         }
         let events = b.take_events();
         state.lock().await.watch_saw_events(user);
@@ -168,17 +191,17 @@ pub(crate) async fn watch_loop(state: &State, user: &Bytes, b: &mut Backend) -> 
     }
 }
 
-/// Enter IDLE, wait for mailbox events (or [`IDLE_REFRESH`]), leave IDLE. The events stay in
-/// `b.events`.
-pub(crate) async fn idle_until_events(b: &mut Backend) -> Result<(), String> {
+/// Enter IDLE, wait for mailbox events (or `refresh`), leave IDLE. The events stay in
+/// `b.events`; more that arrive before the DONE is answered are kept too.
+pub(crate) async fn idle_until_events(b: &mut Backend, refresh: Duration) -> Result<(), String> {
     let h = b.client.idle().map_err(|e| e.to_string())?;
     b.until(|e| matches!(e, Event::IdleStarted(x) if *x == h))
         .await?;
-    let deadline = tokio::time::Instant::now() + IDLE_REFRESH;
+    let deadline = tokio::time::Instant::now() + refresh;
     loop {
         if !b.events.is_empty() {
-            // Let a burst of events arrive before leaving IDLE.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Leave at once: the push waits for nothing (a burst that follows comes with
+            // the answer to DONE or in the next round).
             break;
         }
         let n = tokio::select! {

@@ -25,23 +25,40 @@ pub(crate) async fn user_worker(
     // Set while a watcher runs for this user; the watcher clears it when it stops for good
     // (credentials refused), so that the next successful login starts a new one.
     let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    while let Some(job) = rx.recv().await {
+    loop {
+        let job = match tokio::time::timeout(cfg.backend_idle, rx.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(_) => {
+                // Idle: log the command connection out; the next request reconnects.
+                if let Some(b) = conn.take() {
+                    eprintln!("{name}: command connection idle; logging out");
+                    b.logout().await;
+                }
+                // With no watcher and no session left, the worker goes too. Under the
+                // lock, so no request can be routed to it in between.
+                if !watching.load(std::sync::atomic::Ordering::SeqCst) {
+                    let mut st = state.lock().await;
+                    if rx.is_empty() && !st.server.has_sessions_of(&user) {
+                        st.workers.remove(&user);
+                        st.watch_events.remove(&user);
+                        st.cache.retain(|(u, _), _| u != &user);
+                        eprintln!("{name}: no session left; worker stops");
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
         match job {
             Job::Auth { id, password: pw } => {
                 let reply = match Backend::connect(cfg.backend, &name, &pw).await {
                     Ok(b) => {
                         conn = Some(b);
                         password = Some(pw.clone());
-                        if !watching.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                            tokio::spawn(watcher(
-                                state.clone(),
-                                cfg.clone(),
-                                user.clone(),
-                                pw,
-                                watching.clone(),
-                            ));
+                        Reply::Authenticated {
+                            account: user.clone(),
                         }
-                        Reply::Ok
                     }
                     Err(LoginError::Refused(t)) => Reply::no(format!("backend refused: {t}")),
                     Err(LoginError::Unavailable(t)) => {
@@ -53,7 +70,20 @@ pub(crate) async fn user_worker(
                         Reply::no("backend unavailable")
                     }
                 };
+                let accepted = matches!(reply, Reply::Authenticated { .. });
                 finish(&state, &user, Vec::new(), id, reply).await;
+                // After `finish`, so the session exists: a watcher that found no session
+                // and stopped (under the state lock) is either seen stopped here and
+                // started again, or saw this session and kept running.
+                if accepted && !watching.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    tokio::spawn(watcher(
+                        state.clone(),
+                        cfg.clone(),
+                        user.clone(),
+                        pw,
+                        watching.clone(),
+                    ));
+                }
             }
             Job::Store { id, op } => {
                 let Some(pw) = password.clone() else {

@@ -782,6 +782,13 @@ impl Server {
             .contains_key(&(Bytes::copy_from_slice(user), Bytes::copy_from_slice(device)))
     }
 
+    /// Does `user` have any live session (a device session, connected or waiting for
+    /// resumption, or a plain IMAP session on an open connection)? A caller that watches a
+    /// backend for the user may stop once this is false.
+    pub fn has_sessions_of(&self, user: &[u8]) -> bool {
+        self.by_user.get(user).is_some_and(|keys| !keys.is_empty())
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     fn arm_sweep(&mut self, now: Instant) {

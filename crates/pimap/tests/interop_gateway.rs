@@ -53,7 +53,12 @@ fn gateway_binary() -> PathBuf {
 }
 
 fn start_gateway(backend_port: u16, smtp_port: Option<u16>) -> Gateway {
+    start_gateway_with(backend_port, smtp_port, &[])
+}
+
+fn start_gateway_with(backend_port: u16, smtp_port: Option<u16>, extra: &[&str]) -> Gateway {
     let mut cmd = Command::new(gateway_binary());
+    cmd.args(extra);
     cmd.args([
         "--listen-port",
         "0",
@@ -565,28 +570,128 @@ fn commands_right_after_a_push_see_the_pushed_message() {
         "COPY of the pushed message without COPYUID: {:?}",
         c.status
     );
+    // MOVE is offered and passed through, with COPYUID (a client without it falls back to
+    // COPY + STORE + EXPUNGE).
+    let caps = d.ok("CAPABILITY");
+    assert!(
+        format!("{:?}", caps.data).contains("MOVE"),
+        "{:?}",
+        caps.data
+    );
+    let m = d.ok("MOVE 2 Kept");
+    let codes: Vec<&Code> = m.status.code.iter().chain(m.codes.iter()).collect();
+    assert!(
+        codes.iter().any(|c| matches!(c, Code::CopyUid { .. })),
+        "MOVE without COPYUID: {:?} {:?}",
+        m.status,
+        m.codes
+    );
+    assert!(
+        m.data
+            .iter()
+            .any(|x| matches!(x, pimap::types::Data::Expunge(2))),
+        "MOVE did not expunge message 2 from the view: {:?}",
+        m.data
+    );
     d.ok("LOGOUT");
 
-    // What the backend holds, asked directly.
+    // What the backend holds, asked directly: the copy and the moved message, both flagged,
+    // in Kept; INBOX has only the first message.
     let mut direct = Device::connect(dc.port);
     direct.login("alice", "alicepw");
+    let has = |c: &Completion, n: u64| {
+        c.data.iter().any(|x| {
+            matches!(x, pimap::types::Data::Status { items, .. }
+                if items.contains(&(pimap::types::StatusAttr::Messages, n)))
+        })
+    };
     let st = direct.ok("STATUS Kept (MESSAGES)");
+    assert!(has(&st, 2), "Kept should hold 2: {:?}", st.data);
+    let st = direct.ok("STATUS INBOX (MESSAGES)");
+    assert!(has(&st, 1), "INBOX should hold 1: {:?}", st.data);
+    direct.ok("SELECT Kept");
+    let s = direct.ok("SEARCH FLAGGED");
     assert!(
-        st.data
+        s.data
             .iter()
-            .any(|x| matches!(x, pimap::types::Data::Status { items, .. }
-            if items.contains(&(pimap::types::StatusAttr::Messages, 1)))),
-        "the copy is not in Kept: {:?}",
-        st.data
-    );
-    direct.select_inbox();
-    let s = direct.ok("UID SEARCH FLAGGED");
-    assert!(
-        s.data.iter().any(
-            |x| matches!(x, pimap::types::Data::Search { ids, .. } if ids == &vec![pushed_uid])
-        ),
+            .any(|x| matches!(x, pimap::types::Data::Search { ids, .. } if ids == &vec![1, 2])),
         "the flag did not reach the backend: {:?}",
         s.data
     );
     direct.ok("LOGOUT");
+}
+
+// ------------------------------------------------------------------------------------------
+// e. one backend session per user whatever case the device typed; idle command connections
+//    and watchers of users without sessions go away
+
+#[test]
+fn user_case_is_folded_and_idle_backend_connections_close() {
+    if !peers::available(
+        "user_case_is_folded_and_idle_backend_connections_close",
+        &[peers::DOVECOT],
+    ) {
+        return;
+    }
+    let dc = dovecot::Dovecot::start();
+    dc.inject("INBOX", b"Subject: one\r\n\r\n1\r\n");
+    let gw = start_gateway_with(
+        dc.port,
+        None,
+        &["--backend-idle-secs", "1", "--idle-refresh-secs", "1"],
+    );
+    // A device session under one spelling is the same session under another.
+    let mut d = Device::connect(gw.port);
+    assert_eq!(d.login("alice#phone", "alicepw"), LoginOutcome::Fresh);
+    d.ok("XFILTER INBOX N ALL");
+    assert_eq!(d.select_inbox(), 1);
+    drop(d);
+    let mut d = Device::connect(gw.port);
+    let outcome = d.login("ALICE#phone", "alicepw");
+    assert!(
+        !matches!(outcome, LoginOutcome::Fresh),
+        "ALICE#phone started a new session: {outcome:?}"
+    );
+    d.ok("LOGOUT");
+    // Eight plain logins in different cases, each logged out.
+    let mut most = 0;
+    for name in [
+        "alice", "ALICE", "Alice", "aLice", "alICE", "ALice", "alicE", "AlIcE",
+    ] {
+        let mut d = Device::connect(gw.port);
+        d.login(name, "alicepw");
+        d.select_inbox();
+        most = most.max(dc.imap_connections("alice"));
+        d.ok("LOGOUT");
+    }
+    eprintln!("backend connections of alice while logged in: at most {most}");
+    assert!(
+        most <= 2,
+        "one command and one watch connection per user, saw {most}"
+    );
+    // No session is left: within a few idle periods every backend connection is gone.
+    let gone = eventually(Duration::from_secs(15), || {
+        dc.imap_connections("alice") == 0
+    });
+    assert!(
+        gone,
+        "backend connections left open: {}",
+        dc.imap_connections("alice")
+    );
+    // And a new login works (a new worker and watcher), with push.
+    let mut d = Device::connect(gw.port);
+    d.login("Alice#tab", "alicepw");
+    d.ok("XFILTER INBOX N ALL");
+    assert_eq!(d.select_inbox(), 1);
+    let idle = d.idle();
+    dc.inject("INBOX", b"Subject: two\r\n\r\n2\r\n");
+    d.until("push after the watcher restarted", |e| {
+        matches!(
+            e,
+            Event::Mailbox(MailboxEvent::Exists { count: 2 })
+                | Event::Mailbox(MailboxEvent::Fetched { seq: 2, .. })
+        )
+    });
+    d.done(idle);
+    d.ok("LOGOUT");
 }

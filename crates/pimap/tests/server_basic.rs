@@ -310,11 +310,23 @@ fn prefs_persist_across_sessions_and_expiry_ends_sessions() {
         h.d.server.has_session(b"joe", b"P1"),
         "kept for at least an hour"
     );
+    assert!(
+        h.d.server.has_sessions_of(b"joe"),
+        "a detached session counts"
+    );
+    assert!(!h.d.server.has_sessions_of(b"jo"));
     h.advance(std::time::Duration::from_secs(31 * 60));
     assert!(
         !h.d.server.has_session(b"joe", b"P1"),
         "expired after an hour"
     );
+    assert!(!h.d.server.has_sessions_of(b"joe"));
+    // A plain session lives as long as its connection.
+    let c = h.connect();
+    h.send(c, "c1 LOGIN joe pw\r\n");
+    assert!(h.d.server.has_sessions_of(b"joe"));
+    h.close(c);
+    assert!(!h.d.server.has_sessions_of(b"joe"));
 }
 
 #[test]

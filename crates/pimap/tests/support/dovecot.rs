@@ -200,6 +200,30 @@ impl Dovecot {
         self.state_dir.join("rawlog").join(user)
     }
 
+    /// IMAP connections `user` has open now, as `doveadm who -1` lists them (one line per
+    /// connection).
+    pub fn imap_connections(&self, user: &str) -> usize {
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.conf_path())
+            .args(["who", "-1"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("doveadm who: {e}"));
+        assert!(
+            out.status.success(),
+            "doveadm who failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| {
+                let mut w = l.split_whitespace();
+                w.next() == Some(user) && w.next() == Some("imap")
+            })
+            .count()
+    }
+
     /// The whole Dovecot log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.state_dir.join("log/dovecot.log")).unwrap_or_default()
