@@ -234,8 +234,48 @@ impl Backend {
         Ok(Ok(snap))
     }
 
+    /// The mailbox events since the last call. An EXPUNGE of a message whose UID this
+    /// connection never learnt cannot be reported; the mailbox is then selected afresh
+    /// before the next operation, whose snapshot reports the difference.
     pub(crate) fn take_events(&mut self) -> Vec<MailboxEvent> {
+        if self
+            .events
+            .iter()
+            .any(|e| matches!(e, MailboxEvent::Expunged { uid: None, .. }))
+        {
+            eprintln!("expunge of a message of unknown UID; the mailbox is resynchronised");
+            self.selected = None;
+        }
         std::mem::take(&mut self.events)
+    }
+
+    /// Learn the UID of every message of the selected mailbox that arrived since it was
+    /// selected (`* n EXISTS` says only how many there are): `FETCH first:* (UID FLAGS)`
+    /// for the first unknown one on. Without it, an EXPUNGE or MOVE of such a message could
+    /// not be told to devices. `Err` = connection failure.
+    pub(crate) async fn learn_uids(&mut self) -> Result<(), String> {
+        let first = self.client.mailbox().and_then(|v| {
+            v.messages()
+                .iter()
+                .position(|m| m.uid.is_none())
+                .and_then(|i| u32::try_from(i + 1).ok())
+        });
+        let Some(first) = first.and_then(std::num::NonZeroU32::new) else {
+            return Ok(());
+        };
+        let set = SequenceSet::Ranges(vec![SeqRange::Range(SeqNo::Value(first), SeqNo::Largest)]);
+        let c = self
+            .run(CommandBody::Fetch {
+                uid: false,
+                set,
+                items: FetchItems::List(vec![FetchAttr::Uid, FetchAttr::Flags]),
+                modifiers: Vec::new(),
+            })
+            .await?;
+        if !c.is_ok() {
+            eprintln!("learning UIDs: {:?}", c.status);
+        }
+        Ok(())
     }
 }
 

@@ -27,13 +27,17 @@ pub(crate) struct Config {
     /// The watch connection leaves and re-enters IDLE this often (RFC 2177: at most 29
     /// minutes); each time, a watcher whose user has no session left stops.
     pub(crate) idle_refresh: Duration,
+    /// Folders other than INBOX are polled (STATUS) this often; `None` with
+    /// `--poll-folders-secs 0`.
+    pub(crate) poll_folders: Option<Duration>,
 }
 
 pub(crate) fn usage() -> ! {
     eprintln!(
         "usage: gateway --listen-port PORT --backend 127.0.0.1:PORT [--smtp 127.0.0.1:PORT] \
          [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] [--keep-user-case] \
-         [--backend-idle-secs N (300)] [--idle-refresh-secs N (300)]"
+         [--backend-idle-secs N (300)] [--idle-refresh-secs N (300)] \
+         [--poll-folders-secs N (30; 0 = INBOX only)]"
     );
     std::process::exit(2)
 }
@@ -57,6 +61,7 @@ pub(crate) fn parse_args() -> Config {
         fold_user_case: true,
         backend_idle: Duration::from_secs(300),
         idle_refresh: Duration::from_secs(300),
+        poll_folders: Some(Duration::from_secs(30)),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -76,6 +81,13 @@ pub(crate) fn parse_args() -> Config {
                 };
             }
             "--max-seconds" => cfg.max_seconds = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--poll-folders-secs" => {
+                cfg.poll_folders = match value().parse::<u64>() {
+                    Ok(0) => None,
+                    Ok(n) => Some(Duration::from_secs(n)),
+                    Err(_) => usage(),
+                }
+            }
             "--keep-user-case" => cfg.fold_user_case = false,
             "--backend-idle-secs" => cfg.backend_idle = secs(&value()),
             "--idle-refresh-secs" => {

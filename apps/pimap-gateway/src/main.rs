@@ -10,7 +10,11 @@
 //! * LOGIN / AUTHENTICATE: a backend LOGIN with the same user and password decides.
 //! * Per user: one *command* backend connection (the user's store requests run on it one at a
 //!   time, UID based) and one *watch* connection in IDLE on INBOX whose EXISTS / EXPUNGE /
-//!   FETCH FLAGS become [`MailboxChange`]s for every device session of the user.
+//!   FETCH FLAGS become [`MailboxChange`]s for every device session of the user. The other
+//!   folders are polled on the watch connection (`--poll-folders-secs`, see folder_poll.rs).
+//! * User names are folded to lower case (`--keep-user-case` keeps them); idle command
+//!   connections are logged out (`--backend-idle-secs`); a user's watcher and worker stop when
+//!   the user has no session left.
 //! * Store operations: SELECT/EXAMINE, FETCH, SEARCH, STORE, EXPUNGE, COPY/MOVE, APPEND, LIST,
 //!   LSUB, STATUS, CREATE, DELETE, RENAME, (UN)SUBSCRIBE.
 //! * XDELIVER: SMTP to `--smtp` (EHLO, MAIL, RCPT per recipient, DATA, QUIT); SAVETO is then
@@ -37,6 +41,7 @@ use pimap::server::{Server, ServerConfig};
 
 mod backend;
 mod config;
+mod folder_poll;
 mod shared;
 mod smtp;
 mod store_op;

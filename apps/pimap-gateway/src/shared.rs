@@ -39,6 +39,8 @@ pub(crate) struct MailboxCache {
     /// connection). Before that, `msgs` holds only what changes named; afterwards a new
     /// snapshot is compared with it and the difference reported, never silently absorbed.
     pub(crate) complete: bool,
+    /// The UIDVALIDITY of that snapshot (0 = none taken).
+    pub(crate) uid_validity: u32,
 }
 
 pub(crate) struct Shared {
@@ -46,8 +48,8 @@ pub(crate) struct Shared {
     pub(crate) writers: HashMap<ConnId, mpsc::Sender<Out>>,
     pub(crate) workers: HashMap<Bytes, mpsc::UnboundedSender<Job>>,
     pub(crate) cache: HashMap<(Bytes, Bytes), MailboxCache>,
-    /// Per user: event batches the watch connection has seen on INBOX (see
-    /// [`Shared::watch_saw_events`]).
+    /// Per user: event batches the watch connection has seen (INBOX events, folders the
+    /// poll found changed; see [`Shared::watch_saw_events`]).
     pub(crate) watch_events: HashMap<Bytes, u64>,
     pub(crate) udp: Option<(std::net::UdpSocket, SocketAddr)>,
     pub(crate) cfg: Arc<Config>,
@@ -244,6 +246,24 @@ impl Shared {
         now: Instant,
     ) {
         let c = self.cache.entry(cache_key(user, mailbox)).or_default();
+        if c.complete && c.uid_validity != 0 && c.uid_validity != snap.uid_validity {
+            // Another mailbox under the same name: nothing carries over.
+            c.msgs = snap
+                .messages
+                .iter()
+                .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
+                .collect();
+            c.uid_validity = snap.uid_validity;
+            self.server.mailbox_changed(
+                user,
+                mailbox,
+                MailboxChange::UidValidity(snap.uid_validity),
+                now,
+            );
+            self.pump(state, now);
+            return;
+        }
+        c.uid_validity = snap.uid_validity;
         if !c.complete {
             c.msgs = snap
                 .messages
@@ -289,8 +309,8 @@ impl Shared {
         }
     }
 
-    /// The watch connection saw events for `user`'s INBOX: a command connection that has
-    /// not synchronised since must do so before it answers for INBOX.
+    /// The watch connection saw events for `user`: a command connection that has not
+    /// synchronised since must do so before it answers.
     pub(crate) fn watch_saw_events(&mut self, user: &[u8]) {
         *self
             .watch_events

@@ -17,8 +17,9 @@ use pimap::types::{
 };
 
 /// Make `mailbox` the selected one on the command connection, with a view at least as
-/// recent as anything pushed to devices: when the watch connection has seen INBOX events
-/// since this connection last synchronised, a NOOP brings it up to date first (Dovecot and
+/// recent as anything pushed to devices: when the watch connection has seen events (in
+/// INBOX, or in any folder by polling) since this connection last synchronised, a NOOP
+/// brings it up to date first (Dovecot and
 /// every RFC 3501 server report pending changes on NOOP). Without it, the first command
 /// after a push ran against a view that did not have the pushed message yet: SEARCH missed
 /// it, STORE and COPY answered OK and did nothing.
@@ -28,28 +29,34 @@ pub(crate) async fn ensure_selected(
     b: &mut Backend,
     mailbox: &Mailbox,
 ) -> Result<Option<Reply>, String> {
-    let seen = if mailbox.is_inbox() {
-        state.lock().await.watch_events(user)
-    } else {
-        0
-    };
+    // (Counted for every folder: INBOX events and changes the folder poll found.)
+    let seen = state.lock().await.watch_events(user);
     if b.selected
         .as_ref()
         .is_some_and(|(m, ro)| m == mailbox && !ro)
     {
-        if seen > b.synced {
-            // Events stay in `b.events`; the operation reports them with its own.
-            let c = b.run(CommandBody::Noop).await?;
-            if !c.is_ok() {
-                return Ok(Some(no_of(&c)));
-            }
-            b.synced = seen;
+        if let Some(no) = catch_up(b, seen).await? {
+            return Ok(Some(no));
         }
+        b.learn_uids().await?;
         return Ok(None);
     }
     select_into_cache(state, user, b, mailbox, false, seen)
         .await
         .map(|r| r.err())
+}
+
+/// NOOP when the watch connection has seen events (`seen`) since this connection last
+/// synchronised. The events stay in `b.events`; the operation reports them with its own.
+async fn catch_up(b: &mut Backend, seen: u64) -> Result<Option<Reply>, String> {
+    if seen > b.synced {
+        let c = b.run(CommandBody::Noop).await?;
+        if !c.is_ok() {
+            return Ok(Some(no_of(&c)));
+        }
+        b.synced = seen;
+    }
+    Ok(None)
 }
 
 /// SELECT / EXAMINE on the command connection and take the snapshot into the cache.
@@ -391,6 +398,14 @@ pub(crate) async fn store_op(
             Ok((none, Reply::List(entries)))
         }
         StoreOp::Status { mailbox, items } => {
+            // STATUS of the mailbox selected here answers from this connection's view
+            // (Dovecot does), which must be current.
+            if b.selected.as_ref().is_some_and(|(m, _)| m == mailbox) {
+                let seen = state.lock().await.watch_events(user);
+                if let Some(no) = catch_up(b, seen).await? {
+                    return Ok((none, no));
+                }
+            }
             let c = b
                 .run(CommandBody::Status {
                     mailbox: mailbox.clone(),

@@ -8,6 +8,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::backend::{describe_cmd, described, Backend, LoginError};
 use crate::config::Config;
+use crate::folder_poll::{poll_folders, FolderMarks};
 use crate::shared::events_to_changes;
 use crate::shared::{cache_key, report, State};
 use crate::{BACKOFF_MAX, BACKOFF_MIN};
@@ -21,6 +22,7 @@ pub(crate) async fn watcher(
     user: Bytes,
     password: String,
     running: Arc<std::sync::atomic::AtomicBool>,
+    op_lock: Arc<tokio::sync::Mutex<()>>,
 ) {
     let name = String::from_utf8_lossy(&user).into_owned();
     let inbox = Mailbox::inbox();
@@ -104,7 +106,7 @@ pub(crate) async fn watcher(
             }
         }
         first = false;
-        match watch_loop(&state, &user, &mut b, &cfg, &running).await {
+        match watch_loop(&state, &user, &mut b, &cfg, &running, &op_lock).await {
             Ok(()) => {
                 eprintln!("{name}: no session left; watcher stops");
                 b.logout().await;
@@ -131,11 +133,29 @@ pub(crate) async fn watch_loop(
     b: &mut Backend,
     cfg: &Config,
     running: &std::sync::atomic::AtomicBool,
+    op_lock: &tokio::sync::Mutex<()>,
 ) -> Result<(), String> {
     let inbox = Mailbox::inbox();
+    let mut marks = FolderMarks::default();
+    let mut next_poll = Instant::now();
     loop {
+        if b.events.is_empty()
+            && cfg
+                .poll_folders
+                .is_some_and(|_| Instant::now() >= next_poll)
+        {
+            let _serial = op_lock.lock().await;
+            poll_folders(state, user, b, &mut marks).await?;
+            next_poll = Instant::now() + cfg.poll_folders.unwrap_or(cfg.idle_refresh);
+        }
         if b.events.is_empty() {
-            idle_until_events(b, cfg.idle_refresh).await?;
+            let wait = match cfg.poll_folders {
+                Some(_) => next_poll
+                    .saturating_duration_since(Instant::now())
+                    .min(cfg.idle_refresh),
+                None => cfg.idle_refresh,
+            };
+            idle_until_events(b, wait.max(Duration::from_millis(100))).await?;
             if b.events.is_empty() {
                 let st = state.lock().await;
                 if !st.server.has_sessions_of(user) {

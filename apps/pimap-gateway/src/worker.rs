@@ -25,6 +25,9 @@ pub(crate) async fn user_worker(
     // Set while a watcher runs for this user; the watcher clears it when it stops for good
     // (credentials refused), so that the next successful login starts a new one.
     let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Held by a store operation and by the watcher's folder poll, so that a poll's snapshot
+    // is never older than a change an operation reported meanwhile.
+    let op_lock = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         let job = match tokio::time::timeout(cfg.backend_idle, rx.recv()).await {
             Ok(Some(job)) => job,
@@ -82,6 +85,7 @@ pub(crate) async fn user_worker(
                         user.clone(),
                         pw,
                         watching.clone(),
+                        op_lock.clone(),
                     ));
                 }
             }
@@ -97,6 +101,7 @@ pub(crate) async fn user_worker(
                         conn = reconnect(&cfg, &name, &pw).await;
                     }
                     let Some(b) = conn.as_mut() else { break };
+                    let _serial = op_lock.lock().await;
                     match store_op(&state, &user, b, &op).await {
                         Ok(r) => {
                             outcome = Some(r);

@@ -443,6 +443,10 @@ impl Server {
                 self.deliver(conn, false);
                 self.ok(conn, tag, None, "CAPABILITY completed");
             }
+            // CHECK is a selected-state command (RFC 3501 6.4.1); NOOP works in any state.
+            B::Check if self.selected_mailbox(conn).is_none() => {
+                self.bad(conn, tag, "No mailbox selected")
+            }
             B::Noop | B::Check => {
                 self.deliver(conn, false);
                 self.ok(conn, tag, None, "completed");

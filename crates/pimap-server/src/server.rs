@@ -560,7 +560,9 @@ impl Server {
                     MailboxChange::Renamed { to } => Some(FolderEvent::Renamed { to: to.clone() }),
                     _ => None,
                 };
-                if let Some(ev) = ev {
+                // Unsolicited `* LIST` folder events are P-IMAP's (device sessions); a plain
+                // IMAP client asks with LIST and would not expect them.
+                if let Some(ev) = ev.filter(|_| s.device.is_some()) {
                     s.enqueue_folder(ev, max_folder);
                 }
                 wake.push(sk);

@@ -695,3 +695,41 @@ fn user_case_is_folded_and_idle_backend_connections_close() {
     d.done(idle);
     d.ok("LOGOUT");
 }
+
+// ------------------------------------------------------------------------------------------
+// f. mail delivered into a folder other than INBOX is pushed (the folder poll)
+
+#[test]
+fn delivery_into_another_folder_is_pushed() {
+    if !peers::available("delivery_into_another_folder_is_pushed", &[peers::DOVECOT]) {
+        return;
+    }
+    let dc = dovecot::Dovecot::start();
+    let gw = start_gateway_with(dc.port, None, &["--poll-folders-secs", "1"]);
+    let mut d = Device::connect(gw.port);
+    d.login("alice#phone", "alicepw");
+    let _ = d.run(cmd("CREATE Lists"));
+    dc.inject("Lists", b"Subject: first\r\n\r\n1\r\n");
+    d.ok("XFILTER Lists N ALL");
+    d.client.select("Lists").unwrap();
+    match d.until("select", |e| matches!(e, Event::Selected { .. })) {
+        Event::Selected { exists, .. } => assert_eq!(exists, 1),
+        _ => unreachable!(),
+    }
+    let idle = d.idle();
+    let t = Instant::now();
+    dc.inject("Lists", b"Subject: second\r\n\r\nto the list\r\n");
+    d.until("push of mail delivered into Lists", |e| {
+        matches!(
+            e,
+            Event::Mailbox(MailboxEvent::Exists { count: 2 })
+                | Event::Mailbox(MailboxEvent::Fetched { seq: 2, .. })
+        )
+    });
+    eprintln!(
+        "pushed from Lists after {:?} (poll interval 1 s)",
+        t.elapsed()
+    );
+    d.done(idle);
+    d.ok("LOGOUT");
+}
