@@ -160,6 +160,11 @@ first_valid_gid = 1
 
 # --- storage: Maildir under the state dir, '/' hierarchy separator
 mail_location = maildir:~/Maildir:LAYOUT=fs
+# Dovecot 2.3.19 panics (fcntl EDEADLK on dovecot.list.index.log, "Resource deadlock
+# avoided") when one session runs LIST/STATUS over the folders (the gateway's folder poll)
+# while another appends; the crashed session then costs its devices a RESYNC. Without the
+# mailbox list index, LIST and STATUS read the Maildir directly and the lock is not taken.
+mailbox_list_index = no
 namespace inbox {
   inbox = yes
   separator = /
