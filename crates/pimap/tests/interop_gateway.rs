@@ -733,3 +733,124 @@ fn delivery_into_another_folder_is_pushed() {
     d.done(idle);
     d.ok("LOGOUT");
 }
+
+// ------------------------------------------------------------------------------------------
+// g. what the gateway adds to push latency: an IDLE client directly on Dovecot and a device
+//    in IDLE through the gateway see each delivery; the difference between the two arrival
+//    times is the gateway's share (watch connection -> describe -> server -> device). The
+//    figures are printed (run with --nocapture); the test asserts only that every delivery
+//    reached both, in order.
+
+/// Lines read from `stream`, each with the instant it was read, sent to `tx`.
+fn timestamped_lines(stream: TcpStream, tx: mpsc::Sender<(Instant, String)>) {
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stream);
+        let mut line = String::new();
+        while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if tx
+                .send((Instant::now(), std::mem::take(&mut line)))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+}
+
+/// Log in, select INBOX and enter IDLE with raw commands; lines come on the channel.
+fn raw_idler(
+    port: u16,
+    login: &str,
+    setup: &[&str],
+) -> (TcpStream, mpsc::Receiver<(Instant, String)>) {
+    let s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    s.set_nodelay(true).unwrap();
+    let (tx, rx) = mpsc::channel();
+    timestamped_lines(s.try_clone().unwrap(), tx);
+    let mut w = s.try_clone().unwrap();
+    let mut n = 0;
+    let mut send = |cmd: &str| {
+        n += 1;
+        let tag = format!("p{n}");
+        w.write_all(format!("{tag} {cmd}\r\n").as_bytes()).unwrap();
+        loop {
+            let (_, l) = rx.recv_timeout(WAIT).expect("answer");
+            if l.starts_with(&format!("{tag} ")) {
+                assert!(l.starts_with(&format!("{tag} OK")), "{cmd}: {l}");
+                return;
+            }
+        }
+    };
+    send(&format!("LOGIN {login} alicepw"));
+    for c in setup {
+        send(c);
+    }
+    send("SELECT INBOX");
+    w.write_all(b"p99 IDLE\r\n").unwrap();
+    loop {
+        let (_, l) = rx.recv_timeout(WAIT).expect("IDLE continuation");
+        if l.starts_with('+') {
+            break;
+        }
+    }
+    (s, rx)
+}
+
+fn exists_of(line: &str) -> Option<u32> {
+    let rest = line.strip_prefix("* ")?;
+    let (n, what) = rest.split_once(' ')?;
+    what.trim_end()
+        .eq("EXISTS")
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+#[test]
+fn push_latency_added_by_the_gateway() {
+    if !peers::available("push_latency_added_by_the_gateway", &[peers::DOVECOT]) {
+        return;
+    }
+    let dc = dovecot::Dovecot::start();
+    let gw = start_gateway(dc.port, None);
+    let (_direct, direct_rx) = raw_idler(dc.port, "alice", &[]);
+    // A second direct client: how far apart Dovecot itself tells two IDLE sessions.
+    let (_twin, twin_rx) = raw_idler(dc.port, "alice", &[]);
+    let (_device, device_rx) = raw_idler(gw.port, "alice#lat", &["XFILTER INBOX N ALL"]);
+    let rounds = 20u32;
+    let mut added = Vec::new();
+    let mut spread = Vec::new();
+    for i in 1..=rounds {
+        dc.inject(
+            "INBOX",
+            format!("Subject: latency {i}\r\n\r\nround {i}\r\n").as_bytes(),
+        );
+        let arrival = |rx: &mpsc::Receiver<(Instant, String)>| loop {
+            let (t, l) = rx.recv_timeout(WAIT).expect("EXISTS");
+            if exists_of(&l) == Some(i) {
+                return t;
+            }
+        };
+        let d = arrival(&direct_rx);
+        let t = arrival(&twin_rx);
+        let g = arrival(&device_rx);
+        let first = d.min(t);
+        added.push(g.saturating_duration_since(first));
+        spread.push(d.max(t).saturating_duration_since(first));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let show = |what: &str, v: &mut Vec<Duration>| {
+        v.sort();
+        eprintln!(
+            "{what}, {rounds} deliveries: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            ms(v[v.len() / 2]),
+            ms(v[v.len() * 9 / 10]),
+            ms(v[v.len() - 1])
+        );
+    };
+    show(
+        "device through the gateway after the first direct IDLE client",
+        &mut added,
+    );
+    show("second direct IDLE client after the first", &mut spread);
+}
