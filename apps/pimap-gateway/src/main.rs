@@ -21,8 +21,10 @@
 //!   appended by the server through the store.
 //! * Out-of-band notifications: logged to stderr, or sent as UDP datagrams (payload only).
 //! * A dropped backend connection is re-established with bounded backoff; when the watch
-//!   connection had to be re-established, INBOX reports `UidValidity` (every device owes a
-//!   `* RESYNC`), since events may have been missed.
+//!   connection had to be re-established, a fresh snapshot of INBOX is compared with what the
+//!   server was told and the difference reported as exact changes (the other folders the same
+//!   way at the next poll). Only when that cannot be done (UIDVALIDITY changed, or no complete
+//!   earlier snapshot) does INBOX report `UidValidity`, so that every device owes `* RESYNC`.
 //!
 //! Changes are deduplicated against a per-(user, mailbox) cache of what the server was told,
 //! because a change made on the command connection is seen again on the watch connection.

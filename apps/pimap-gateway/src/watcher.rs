@@ -31,6 +31,8 @@ pub(crate) async fn watcher(
     let mut first = true;
     let mut uid_validity: Option<u32> = None;
     let mut delay = BACKOFF_MIN;
+    // Kept across reconnects: the first poll after one compares with what was seen before.
+    let mut marks = FolderMarks::default();
     loop {
         let mut b = match Backend::connect(cfg.backend, &name, &password).await {
             Ok(b) => b,
@@ -63,19 +65,30 @@ pub(crate) async fn watcher(
         match b.select(&inbox, true).await {
             Ok(Ok(snap)) => {
                 uid_validity = Some(snap.uid_validity);
-                if first {
-                    // The first snapshot seeds the cache, or (when the command connection
-                    // took one already) reports what changed since.
-                    let mut st = state.lock().await;
-                    st.sync_snapshot(&state, &user, &inbox, &snap, Instant::now());
+                let mut st = state.lock().await;
+                let now = Instant::now();
+                // What the server was told of INBOX, complete and of this UIDVALIDITY: the
+                // difference from the fresh snapshot is exactly what devices missed.
+                let known = st
+                    .cache
+                    .get(&cache_key(&user, &inbox))
+                    .is_some_and(|c| c.complete && c.uid_validity == snap.uid_validity);
+                if first || known {
+                    // The first snapshot seeds the cache (or reports what changed since the
+                    // command connection took one); after a reconnect, the catch-up.
+                    if !first {
+                        eprintln!(
+                            "{name}: watch connection re-established; INBOX caught up from \
+                             a fresh snapshot (no RESYNC)"
+                        );
+                    }
+                    st.sync_snapshot(&state, &user, &inbox, &snap, now);
                 } else {
                     eprintln!(
                         "{name}: watch connection re-established; reporting UIDVALIDITY {} \
-                         for INBOX (events may have been missed)",
+                         for INBOX (no complete earlier state to compare with)",
                         snap.uid_validity
                     );
-                    let mut st = state.lock().await;
-                    let now = Instant::now();
                     let c = st.cache.entry(cache_key(&user, &inbox)).or_default();
                     c.msgs = snap
                         .messages
@@ -83,6 +96,7 @@ pub(crate) async fn watcher(
                         .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
                         .collect();
                     c.complete = true;
+                    c.uid_validity = snap.uid_validity;
                     st.server.mailbox_changed(
                         &user,
                         &inbox,
@@ -106,7 +120,7 @@ pub(crate) async fn watcher(
             }
         }
         first = false;
-        match watch_loop(&state, &user, &mut b, &cfg, &running, &op_lock).await {
+        match watch_loop(&state, &user, &mut b, &cfg, &running, &op_lock, &mut marks).await {
             Ok(()) => {
                 eprintln!("{name}: no session left; watcher stops");
                 b.logout().await;
@@ -134,9 +148,9 @@ pub(crate) async fn watch_loop(
     cfg: &Config,
     running: &std::sync::atomic::AtomicBool,
     op_lock: &tokio::sync::Mutex<()>,
+    marks: &mut FolderMarks,
 ) -> Result<(), String> {
     let inbox = Mailbox::inbox();
-    let mut marks = FolderMarks::default();
     let mut next_poll = Instant::now();
     loop {
         if b.events.is_empty()
@@ -145,7 +159,7 @@ pub(crate) async fn watch_loop(
                 .is_some_and(|_| Instant::now() >= next_poll)
         {
             let _serial = op_lock.lock().await;
-            poll_folders(state, user, b, &mut marks).await?;
+            poll_folders(state, user, b, marks).await?;
             next_poll = Instant::now() + cfg.poll_folders.unwrap_or(cfg.idle_refresh);
         }
         if b.events.is_empty() {

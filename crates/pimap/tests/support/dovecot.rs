@@ -148,6 +148,54 @@ impl Dovecot {
     /// Panics with the log if it does not come back within 10 s.
     #[allow(dead_code)]
     pub fn restart(&self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Stop the server (the mail stays); [`Dovecot::start_again`] brings it back on the same
+    /// port. Meanwhile [`Dovecot::deliver`] still works (dovecot-lda needs no server).
+    ///
+    /// Like a real restart, every client connection is cut: the master's `doveadm stop` alone
+    /// was seen to leave the IMAP session processes serving their connections, so those
+    /// (as `doveadm who` lists them) are terminated too.
+    #[allow(dead_code)]
+    pub fn stop(&self) {
+        let sessions = self.session_pids();
+        self.stop_master();
+        for pid in &sessions {
+            let _ = Command::new("kill")
+                .arg(pid.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && sessions
+                .iter()
+                .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        {
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Pids of the IMAP session processes (`doveadm who -1`, third column).
+    fn session_pids(&self) -> Vec<u32> {
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.conf_path())
+            .args(["who", "-1"])
+            .stdin(Stdio::null())
+            .output();
+        let Ok(out) = out else { return Vec::new() };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+            .collect()
+    }
+
+    fn stop_master(&self) {
         let conf = self.conf_path();
         let _ = Command::new("doveadm")
             .arg("-c")
@@ -163,6 +211,35 @@ impl Dovecot {
         {
             sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Put `message` into `user`'s INBOX as a Maildir MTA would (a file in `Maildir/new`),
+    /// without any Dovecot process: works while the server is stopped.
+    #[allow(dead_code)]
+    pub fn drop_into_maildir(&self, user: &str, message: &[u8]) {
+        let dir = self.state_dir.join("mail").join(user).join("Maildir");
+        let name = format!(
+            "{}.M{}P{}.pimap",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_micros())
+                .unwrap_or(0),
+            std::process::id()
+        );
+        let tmp = dir.join("tmp").join(&name);
+        fs::write(&tmp, to_lf(message)).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
+        fs::rename(&tmp, dir.join("new").join(&name))
+            .unwrap_or_else(|e| panic!("Maildir delivery: {e}"));
+    }
+
+    /// Start the server again after [`Dovecot::stop`], on the same port.
+    #[allow(dead_code)]
+    pub fn start_again(&self) {
+        let conf = self.conf_path();
         let started = Command::new("dovecot")
             .arg("-c")
             .arg(&conf)
