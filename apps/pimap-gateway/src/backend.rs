@@ -314,6 +314,17 @@ pub(crate) fn uid_of(items: &[FetchItem]) -> Option<u32> {
 }
 
 /// (uid, flags, props) of the FETCH responses of a [`describe_cmd`] fetch.
+/// The flags without `\Recent`: on a backend connection it says what is new to that
+/// connection, which shares nothing with any device's session (the gateway offers no
+/// \Recent: SELECT says `* 0 RECENT`, STATUS `RECENT 0`).
+pub(crate) fn without_recent(flags: &[Flag]) -> Vec<Flag> {
+    flags
+        .iter()
+        .filter(|f| !matches!(f, Flag::Recent))
+        .cloned()
+        .collect()
+}
+
 pub(crate) fn described(data: &[Data]) -> Vec<(u32, Vec<Flag>, Arc<MessageProps>)> {
     let mut out = Vec::new();
     for d in data {
@@ -325,7 +336,7 @@ pub(crate) fn described(data: &[Data]) -> Vec<(u32, Vec<Flag>, Arc<MessageProps>
         let mut props = MessageProps::new(0, None);
         for i in items {
             match i {
-                FetchItem::Flags(f) => flags = f.clone(),
+                FetchItem::Flags(f) => flags = without_recent(f),
                 FetchItem::Rfc822Size(s) => props.size = *s,
                 FetchItem::InternalDate(t) => props.internal_date = Some(*t),
                 FetchItem::Envelope(e) => props = props_from_envelope(props, e),

@@ -412,7 +412,7 @@ pub(crate) async fn events_to_changes(
                 mailbox.clone(),
                 MailboxChange::Flags {
                     uid,
-                    flags,
+                    flags: crate::backend::without_recent(&flags),
                     props: st.props_of(user, mailbox, uid),
                 },
             )),

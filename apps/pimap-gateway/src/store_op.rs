@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::backend::{no_of, props_from_message, set_values, uid_of, uid_set, Backend};
+use crate::backend::{
+    no_of, props_from_message, set_values, uid_of, uid_set, without_recent, Backend,
+};
 use crate::shared::{cache_key, events_to_changes, Changes, State};
 use pimap::client::Completion;
 use pimap::server::{MailboxChange, MailboxSnapshot, MessageProps, Reply, StoreOp};
@@ -140,6 +142,7 @@ pub(crate) async fn store_op(
                         match i {
                             FetchItem::Uid(_) if !want_uid => {}
                             FetchItem::Flags(_) if !want_flags => {}
+                            FetchItem::Flags(f) => row.push(FetchItem::Flags(without_recent(f))),
                             other => row.push(other.clone()),
                         }
                     }
@@ -415,7 +418,7 @@ pub(crate) async fn store_op(
             if !c.is_ok() {
                 return Ok((none, no_of(&c)));
             }
-            let values = c
+            let mut values = c
                 .data
                 .iter()
                 .find_map(|d| match d {
@@ -423,6 +426,13 @@ pub(crate) async fn store_op(
                     _ => None,
                 })
                 .unwrap_or_default();
+            // The backend's RECENT counts for its connection, not for any device (see
+            // backend::without_recent): RECENT 0, as SELECT says.
+            for (k, v) in &mut values {
+                if *k == pimap::types::StatusAttr::Recent {
+                    *v = 0;
+                }
+            }
             Ok((none, Reply::Status(values)))
         }
         StoreOp::Create { mailbox } => {

@@ -574,6 +574,18 @@ fn commands_right_after_a_push_see_the_pushed_message() {
     );
     let f = d.ok("FETCH 2 (UID FLAGS)");
     assert_eq!(uid_of(&f, 2), Some(pushed_uid), "{:?}", f.data);
+    // The backend connection's \Recent is not the device's: none is shown, as SELECT
+    // (`* 0 RECENT`) and STATUS (`RECENT 0`) say.
+    assert!(!format!("{:?}", f.data).contains("Recent"), "{:?}", f.data);
+    let st = d.ok("STATUS INBOX (RECENT)");
+    assert!(
+        st.data
+            .iter()
+            .any(|x| matches!(x, pimap::types::Data::Status { items, .. }
+            if items.contains(&(pimap::types::StatusAttr::Recent, 0)))),
+        "{:?}",
+        st.data
+    );
     d.ok(r"STORE 2 +FLAGS (\Flagged)");
     let c = d.ok("COPY 2 Kept");
     assert!(
