@@ -32,13 +32,14 @@ pub(crate) struct Config {
     pub(crate) poll_folders: Option<Duration>,
 }
 
+const USAGE: &str = "usage: pimap-gateway --listen-port PORT --backend 127.0.0.1:PORT \
+     [--smtp 127.0.0.1:PORT] [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] \
+     [--keep-user-case] [--backend-idle-secs N (300)] [--idle-refresh-secs N (300, at most 1740)] \
+     [--poll-folders-secs N (30; 0 = INBOX only)]";
+
+/// Bad arguments: the usage on stderr, exit status 2.
 pub(crate) fn usage() -> ! {
-    eprintln!(
-        "usage: gateway --listen-port PORT --backend 127.0.0.1:PORT [--smtp 127.0.0.1:PORT] \
-         [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] [--keep-user-case] \
-         [--backend-idle-secs N (300)] [--idle-refresh-secs N (300)] \
-         [--poll-folders-secs N (30; 0 = INBOX only)]"
-    );
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
@@ -93,7 +94,10 @@ pub(crate) fn parse_args() -> Config {
             "--idle-refresh-secs" => {
                 cfg.idle_refresh = secs(&value()).min(Duration::from_secs(29 * 60))
             }
-            "-h" | "--help" => usage(),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0)
+            }
             _ => {
                 eprintln!("unknown argument {a:?}");
                 usage()
