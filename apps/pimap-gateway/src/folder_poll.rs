@@ -39,11 +39,16 @@ pub(crate) struct FolderMarks {
 const MAX_FOLDERS: usize = 1000;
 
 /// One polling round. Leaves INBOX selected (read-only) on `b`. `Err` = connection failure.
+///
+/// `op_lock` (the user's store operations hold it) is taken only while changed folders are
+/// snapshotted and compared, so that a snapshot is never older than a change an operation
+/// reported meanwhile; LIST and STATUS run without it and do not hold up device commands.
 pub(crate) async fn poll_folders(
     state: &State,
     user: &Bytes,
     b: &mut Backend,
     marks: &mut FolderMarks,
+    op_lock: &tokio::sync::Mutex<()>,
 ) -> Result<(), String> {
     let c = b
         .run(CommandBody::List {
@@ -100,6 +105,7 @@ pub(crate) async fn poll_folders(
         b.run(CommandBody::Noop).await?;
         return Ok(());
     }
+    let _serial = op_lock.lock().await;
     for (f, before) in changed {
         match b.select(&f, true).await? {
             Ok(snap) => report_folder(state, user, &f, &snap, before).await,

@@ -43,6 +43,19 @@ pub(crate) struct MailboxCache {
     pub(crate) uid_validity: u32,
 }
 
+impl MailboxCache {
+    /// Hold exactly `snap` from now on (complete, of its UIDVALIDITY).
+    pub(crate) fn reset_to(&mut self, snap: &MailboxSnapshot) {
+        self.msgs = snap
+            .messages
+            .iter()
+            .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
+            .collect();
+        self.complete = true;
+        self.uid_validity = snap.uid_validity;
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) server: Server,
     pub(crate) writers: HashMap<ConnId, mpsc::Sender<Out>>,
@@ -248,12 +261,7 @@ impl Shared {
         let c = self.cache.entry(cache_key(user, mailbox)).or_default();
         if c.complete && c.uid_validity != 0 && c.uid_validity != snap.uid_validity {
             // Another mailbox under the same name: nothing carries over.
-            c.msgs = snap
-                .messages
-                .iter()
-                .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
-                .collect();
-            c.uid_validity = snap.uid_validity;
+            c.reset_to(snap);
             self.server.mailbox_changed(
                 user,
                 mailbox,
@@ -263,16 +271,11 @@ impl Shared {
             self.pump(state, now);
             return;
         }
-        c.uid_validity = snap.uid_validity;
         if !c.complete {
-            c.msgs = snap
-                .messages
-                .iter()
-                .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
-                .collect();
-            c.complete = true;
+            c.reset_to(snap);
             return;
         }
+        c.uid_validity = snap.uid_validity;
         let mut changes = Vec::new();
         let fresh: BTreeMap<u32, &MessageSnapshot> =
             snap.messages.iter().map(|m| (m.uid, m)).collect();

@@ -89,14 +89,10 @@ pub(crate) async fn watcher(
                          for INBOX (no complete earlier state to compare with)",
                         snap.uid_validity
                     );
-                    let c = st.cache.entry(cache_key(&user, &inbox)).or_default();
-                    c.msgs = snap
-                        .messages
-                        .iter()
-                        .map(|m| (m.uid, (m.flags.clone(), m.props.clone())))
-                        .collect();
-                    c.complete = true;
-                    c.uid_validity = snap.uid_validity;
+                    st.cache
+                        .entry(cache_key(&user, &inbox))
+                        .or_default()
+                        .reset_to(&snap);
                     st.server.mailbox_changed(
                         &user,
                         &inbox,
@@ -158,8 +154,7 @@ pub(crate) async fn watch_loop(
                 .poll_folders
                 .is_some_and(|_| Instant::now() >= next_poll)
         {
-            let _serial = op_lock.lock().await;
-            poll_folders(state, user, b, marks).await?;
+            poll_folders(state, user, b, marks, op_lock).await?;
             next_poll = Instant::now() + cfg.poll_folders.unwrap_or(cfg.idle_refresh);
         }
         if b.events.is_empty() {

@@ -25,17 +25,18 @@
 
 #[path = "support/dovecot.rs"]
 mod dovecot;
+#[path = "support/gateway_process.rs"]
+mod gateway_process;
 #[path = "support/peers.rs"]
 mod peers;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use gateway_process::Gateway;
 use pimap::codec::{DecoderOptions, ResponseDecoder};
 use pimap::types::{Code, Data, FetchItem, Flag, Response, Status, StatusResponse};
 
@@ -339,69 +340,18 @@ fn compare(direct: &Answer, gateway: &Answer, want_uid: bool) -> Result<(), Stri
 // ------------------------------------------------------------------------------------------
 // the gateway process
 
-struct Gateway {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn gateway_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--workspace", "--bin", "pimap-gateway"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build --bin pimap-gateway");
-    assert!(status.success(), "cargo build --bin pimap-gateway failed");
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-    profile_dir.join(format!("pimap-gateway{}", std::env::consts::EXE_SUFFIX))
-}
-
 fn start_gateway(backend_port: u16, seconds: u64) -> Gateway {
     // The gateway's log, for a failure's post-mortem.
     let log_path =
         std::env::temp_dir().join(format!("pimap-diff-gateway-{}.log", std::process::id()));
     eprintln!("gateway log: {}", log_path.display());
     let log = std::fs::File::create(&log_path).expect("gateway log");
-    let mut child = Command::new(gateway_binary())
-        .args([
-            "--listen-port",
-            "0",
-            "--backend",
-            &format!("127.0.0.1:{backend_port}"),
-            "--max-seconds",
-            &seconds.to_string(),
-            "--poll-folders-secs",
-            "1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("spawn gateway");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(l)) = lines.next() {
-            let _ = tx.send(l);
-        }
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(WAIT)
-        .expect("gateway did not print its port");
-    let port = line
-        .strip_prefix("listening on 127.0.0.1:")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Gateway { child, port }
+    let seconds = seconds.to_string();
+    gateway_process::start(
+        backend_port,
+        &["--max-seconds", &seconds, "--poll-folders-secs", "1"],
+        Stdio::from(log),
+    )
 }
 
 // ------------------------------------------------------------------------------------------

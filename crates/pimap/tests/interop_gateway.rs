@@ -6,6 +6,8 @@
 
 #[path = "support/dovecot.rs"]
 mod dovecot;
+#[path = "support/gateway_process.rs"]
+mod gateway_process;
 #[path = "support/peers.rs"]
 mod peers;
 
@@ -16,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use gateway_process::Gateway;
 use pimap::client::{Client, ClientConfig, Completion, Event, LoginOutcome, MailboxEvent, Output};
 use pimap::codec::CommandDecoder;
 use pimap::types::{ClientMessage, Code, CommandBody};
@@ -25,76 +28,18 @@ const WAIT: Duration = Duration::from_secs(15);
 // ------------------------------------------------------------------------------------------
 // the gateway process
 
-struct Gateway {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn gateway_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--workspace", "--bin", "pimap-gateway"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build --bin pimap-gateway");
-    assert!(status.success(), "cargo build --bin pimap-gateway failed");
-    // target/<profile>/deps/<test binary> -> target/<profile>/pimap-gateway
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = profile_dir.join(format!("pimap-gateway{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} missing", bin.display());
-    bin
-}
-
 fn start_gateway(backend_port: u16, smtp_port: Option<u16>) -> Gateway {
     start_gateway_with(backend_port, smtp_port, &[])
 }
 
 fn start_gateway_with(backend_port: u16, smtp_port: Option<u16>, extra: &[&str]) -> Gateway {
-    let mut cmd = Command::new(gateway_binary());
-    cmd.args(extra);
-    cmd.args([
-        "--listen-port",
-        "0",
-        "--backend",
-        &format!("127.0.0.1:{backend_port}"),
-        "--notify",
-        "log",
-        "--max-seconds",
-        "120",
-    ]);
-    if let Some(p) = smtp_port {
-        cmd.args(["--smtp", &format!("127.0.0.1:{p}")]);
+    let smtp = smtp_port.map(|p| format!("127.0.0.1:{p}"));
+    let mut args = vec!["--notify", "log", "--max-seconds", "120"];
+    if let Some(s) = &smtp {
+        args.extend(["--smtp", s.as_str()]);
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn gateway");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(l)) = lines.next() {
-            let _ = tx.send(l);
-        }
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(WAIT)
-        .expect("gateway did not print its port");
-    let port = line
-        .strip_prefix("listening on 127.0.0.1:")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Gateway { child, port }
+    args.extend(extra);
+    gateway_process::start(backend_port, &args, Stdio::inherit())
 }
 
 // ------------------------------------------------------------------------------------------
