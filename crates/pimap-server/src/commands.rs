@@ -11,6 +11,7 @@ use pimap_types::{
     SearchKey, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
 };
 
+use super::fetch_plan::{FetchJob, XZipRequest};
 use super::output::ConnId;
 use super::profile::folder_key;
 use super::request::{Reply, Request, StoreOp};
@@ -48,16 +49,8 @@ pub(crate) enum Pending {
     Append {
         tag: Tag,
     },
-    Fetch {
-        tag: Tag,
-        uid: bool,
-        /// `UID` is among the items (always for UID FETCH): every row carries it, whether
-        /// or not the store returned it.
-        with_uid: bool,
-        /// -12 XZIP / XZIP.SIZE items asked for, served from BINARY data (spec §3.9.4), and
-        /// the parts whose BINARY was asked for too.
-        xzip: XZipRequest,
-    },
+    /// One chunk of a FETCH ([`FetchJob`] holds the rest).
+    Fetch(Box<FetchJob>),
     Search {
         tag: Tag,
         uid: bool,
@@ -93,7 +86,7 @@ impl Pending {
                 )
                 | (Pending::Status { .. }, Reply::Status(_))
                 | (Pending::Append { .. }, Reply::Appended { .. })
-                | (Pending::Fetch { .. }, Reply::Fetched(_))
+                | (Pending::Fetch(_), Reply::Fetched(_))
                 | (Pending::Search { .. }, Reply::Searched(_))
                 | (Pending::Copy { .. }, Reply::Copied { .. })
         );
@@ -107,7 +100,7 @@ impl Pending {
             Pending::List { .. } | Pending::FilterGetAll { .. } => "List",
             Pending::Status { .. } => "Status",
             Pending::Append { .. } => "Appended",
-            Pending::Fetch { .. } => "Fetched",
+            Pending::Fetch(_) => "Fetched",
             Pending::Search { .. } => "Searched",
             Pending::Copy { .. } => "Copied",
             Pending::XDeliver(_) => "a reply of its step",
@@ -123,11 +116,11 @@ impl Pending {
             | Pending::List { tag, .. }
             | Pending::Status { tag, .. }
             | Pending::Append { tag }
-            | Pending::Fetch { tag, .. }
             | Pending::Search { tag, .. }
             | Pending::Copy { tag, .. }
             | Pending::XDeliver(super::xdeliver::Step { tag, .. })
             | Pending::FilterGetAll { tag, .. } => tag,
+            Pending::Fetch(job) => &job.tag,
         }
     }
 }
@@ -162,8 +155,6 @@ pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
 /// Replace -12 `XZIP[part]` / `XZIP.SIZE[part]` attributes by `BINARY.PEEK[part]` (or
 /// `BINARY[part]` for a non-PEEK XZIP, which sets \Seen like BINARY does); returns the
 /// attributes for the store and the XZIP ones to rebuild.
-/// XZIP attributes to rebuild, and the parts whose BINARY the client asked for itself.
-type XZipRequest = (Vec<FetchAttr>, Vec<Vec<u32>>);
 
 fn xzip_as_binary(items: Vec<FetchAttr>) -> (Vec<FetchAttr>, XZipRequest) {
     let mut out = Vec::with_capacity(items.len());
@@ -351,6 +342,24 @@ impl Server {
         }
     }
 
+    fn selected_view(&self, conn: ConnId) -> Option<&SelectedView> {
+        self.session_of(conn)?.selected.as_ref()
+    }
+
+    /// Request the next chunk of a FETCH.
+    fn fetch_next(&mut self, conn: ConnId, mut job: Box<FetchJob>) {
+        let Some(chunk) = job.chunks.pop_front() else {
+            self.deliver(conn, !job.uid);
+            return self.ok(conn, job.tag, None, "FETCH completed");
+        };
+        let op = StoreOp::Fetch {
+            mailbox: job.mailbox.clone(),
+            items: job.items_of(&chunk),
+            uids: chunk.uids,
+        };
+        self.store_request(conn, op, Pending::Fetch(job));
+    }
+
     fn selected_mailbox(&self, conn: ConnId) -> Option<(Mailbox, bool)> {
         let v = self.session_of(conn)?.selected.as_ref()?;
         Some((v.mailbox.clone(), v.read_only))
@@ -388,6 +397,7 @@ impl Server {
                 self.end_idle_if_needed(conn);
                 self.execute(conn, cmd, now);
             }
+            Work::FetchMore(job) => self.fetch_next(conn, job),
             Work::Inner(cmd, inner) => {
                 if let (Inner::Macro(i), Some(c)) = (inner, self.conns.get_mut(&conn)) {
                     c.inner = Some((cmd.tag.clone(), i));
@@ -692,18 +702,27 @@ impl Server {
                 }
                 let with_uid = items.contains(&FetchAttr::Uid);
                 let (items, xzip) = xzip_as_binary(items);
-                let op = StoreOp::Fetch {
-                    mailbox,
-                    uids,
-                    items,
+                let msgs: Vec<(u32, Option<u32>)> = match self.selected_view(conn) {
+                    Some(view) => uids.iter().map(|u| (*u, view.size_of(*u))).collect(),
+                    None => uids.iter().map(|u| (*u, None)).collect(),
                 };
-                let pending = Pending::Fetch {
+                let splittable = xzip.0.is_empty();
+                let chunks = super::fetch_plan::plan(
+                    &msgs,
+                    &items,
+                    self.config.fetch_chunk as u64,
+                    splittable,
+                );
+                let job = FetchJob {
                     tag,
                     uid,
                     with_uid,
                     xzip,
+                    mailbox,
+                    items,
+                    chunks,
                 };
-                self.store_request(conn, op, pending);
+                self.fetch_next(conn, Box::new(job));
             }
             B::Store {
                 uid,
@@ -1057,24 +1076,16 @@ impl Server {
                 let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
                 self.ok(conn, tag, code, "APPEND completed");
             }
-            (
-                Pending::Fetch {
-                    tag,
-                    uid,
-                    with_uid,
-                    xzip,
-                },
-                Reply::Fetched(rows),
-            ) => {
+            (Pending::Fetch(job), Reply::Fetched(rows)) => {
                 let mut out = Vec::with_capacity(rows.len());
                 let level = self.config.xzip_level;
-                if let Some(view) = self.session_of(conn).and_then(|s| s.selected.as_ref()) {
+                if let Some(view) = self.selected_view(conn) {
                     for (u, mut items) in rows {
-                        if !xzip.0.is_empty() {
-                            items = binary_as_xzip(items, &xzip, level);
+                        if !job.xzip.0.is_empty() {
+                            items = binary_as_xzip(items, &job.xzip, level);
                         }
                         let Some(seq) = view.seq_of(u) else { continue };
-                        if with_uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
+                        if job.with_uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
                             items.insert(0, FetchItem::Uid(u));
                         }
                         out.push(Data::Fetch { seq, items });
@@ -1083,8 +1094,14 @@ impl Server {
                 for d in out {
                     self.send_data(conn, d);
                 }
-                self.deliver(conn, !uid);
-                self.ok(conn, tag, None, "FETCH completed");
+                if job.chunks.is_empty() {
+                    self.deliver(conn, !job.uid);
+                    self.ok(conn, job.tag, None, "FETCH completed");
+                } else if let Some(c) = self.conns.get_mut(&conn) {
+                    // The next chunk waits, like a command, until the output is below the
+                    // connection's budget (`process` runs it).
+                    c.work.push_front(Work::FetchMore(job));
+                }
             }
             (Pending::Search { tag, uid }, Reply::Searched(uids)) => {
                 let ids: Vec<u32> = match self.session_of(conn).and_then(|s| s.selected.as_ref()) {
@@ -1161,17 +1178,18 @@ impl Server {
         } else {
             None
         };
-        let uids: Vec<u32> = snap
+        let (uids, sizes): (Vec<u32>, Vec<u32>) = snap
             .messages
             .iter()
             .filter(|m| filter.as_ref().is_none_or(|f| f.matches(&m.props, &clock)))
-            .map(|m| m.uid)
-            .collect();
+            .map(|m| (m.uid, m.props.size))
+            .unzip();
         let view = SelectedView {
             mailbox: mailbox.clone(),
             key,
             read_only,
             uids,
+            sizes,
             snapshot_uid_next: snap.uid_next,
         };
         let exists = view.exists();

@@ -112,6 +112,13 @@ pub struct ServerConfig {
     /// Unsent output octets across connections (with `output_budget`): beyond it, every
     /// connection that has unsent output waits (default 256 MiB).
     pub global_output_budget: usize,
+    /// Estimated octets of FETCH data asked of the store in one request (default 1 MiB).
+    /// A FETCH is cut into chunks of consecutive messages by their RFC822.SIZE (from
+    /// [`MessageProps::size`](super::MessageProps::size)), a message with more body items
+    /// than fit is split by item (several `* n FETCH` responses), and the next chunk is
+    /// requested only when the output is below [`ServerConfig::output_budget`]. One item
+    /// larger than this (a whole large `BODY[]`) is still requested whole.
+    pub fetch_chunk: usize,
     /// Device sessions kept (default 1 000 000); a new device beyond it is refused with NO.
     pub max_sessions: usize,
     /// XMACRO definitions per device (default 64).
@@ -176,6 +183,7 @@ impl ServerConfig {
             max_buffered_input: 256 << 20,
             output_budget: None,
             global_output_budget: 256 << 20,
+            fetch_chunk: 1 << 20,
             max_sessions: 1_000_000,
             max_macros: 64,
             allow_authorization_identity: false,

@@ -84,6 +84,8 @@ pub(crate) enum Work {
     EndZip(Tag, usize),
     /// A BAD response for input that could not be decoded, answered in order.
     Bad(Option<Tag>, String),
+    /// The next chunk of a FETCH in progress (run once the output has drained).
+    FetchMore(Box<super::fetch_plan::FetchJob>),
 }
 
 /// Which wrapper an inner command belongs to.

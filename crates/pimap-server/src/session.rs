@@ -49,7 +49,12 @@ pub(crate) struct SelectedView {
     pub mailbox: Mailbox,
     pub key: Bytes,
     pub read_only: bool,
+    /// UIDs in sequence-number order (change them through the methods below, which keep
+    /// `sizes` alongside).
     pub uids: Vec<u32>,
+    /// RFC822.SIZE of each message, parallel to `uids` ([`UNKNOWN_SIZE`] when not known):
+    /// FETCH is planned in chunks by it.
+    pub sizes: Vec<u32>,
     /// UIDNEXT of the snapshot the view was built from: a queued arrival below it that the
     /// snapshot does not hold was expunged (or filtered) before the snapshot.
     pub snapshot_uid_next: u32,
@@ -68,7 +73,34 @@ impl SelectedView {
     pub fn exists(&self) -> u32 {
         u32::try_from(self.uids.len()).unwrap_or(u32::MAX)
     }
+
+    /// The size of a message of the view, if known.
+    pub fn size_of(&self, uid: u32) -> Option<u32> {
+        let i = self.uids.binary_search(&uid).ok()?;
+        self.sizes.get(i).copied().filter(|s| *s != UNKNOWN_SIZE)
+    }
+
+    /// Insert a UID (and its size) in UID order; nothing if it is already there.
+    pub fn insert(&mut self, uid: u32, size: u32) {
+        if let Err(i) = self.uids.binary_search(&uid) {
+            self.uids.insert(i, uid);
+            self.sizes.insert(i.min(self.sizes.len()), size);
+        }
+    }
+
+    /// Remove the message at index `i` (0-based).
+    pub fn remove_at(&mut self, i: usize) {
+        if i < self.uids.len() {
+            self.uids.remove(i);
+        }
+        if i < self.sizes.len() {
+            self.sizes.remove(i);
+        }
+    }
 }
+
+/// A message size the view does not know (a message put back by a replay).
+pub(crate) const UNKNOWN_SIZE: u32 = u32::MAX;
 
 #[derive(Debug, Default)]
 pub(crate) struct FolderQueue {
@@ -294,14 +326,10 @@ impl Session {
                             Effect::None => {}
                             Effect::Added(uid) => {
                                 if let Ok(i) = sel.uids.binary_search(&uid) {
-                                    sel.uids.remove(i);
+                                    sel.remove_at(i);
                                 }
                             }
-                            Effect::Removed(uid) => {
-                                if let Err(i) = sel.uids.binary_search(&uid) {
-                                    sel.uids.insert(i, uid);
-                                }
-                            }
+                            Effect::Removed(uid) => sel.insert(uid, UNKNOWN_SIZE),
                         }
                     }
                     let q = self.queues.entry(key).or_default();
@@ -382,7 +410,7 @@ fn render(
             Ok(i) => Some((flags_fetch(i, uid, flags), Effect::None)),
             Err(_) if uid < sel.snapshot_uid_next => None,
             Err(i) if i == sel.uids.len() => {
-                sel.uids.push(uid);
+                sel.insert(uid, props.size);
                 let seq = sel.exists();
                 let data = match new_format_items(new_format, uid, &flags, &props) {
                     Some(items) => Data::Fetch { seq, items },
@@ -402,7 +430,7 @@ fn render(
             .map(|i| (flags_fetch(i, uid, flags), Effect::None)),
         QueuedEvent::Expunge { uid } => {
             let i = sel.uids.binary_search(&uid).ok()?;
-            sel.uids.remove(i);
+            sel.remove_at(i);
             let data = Data::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX));
             Some((data, Effect::Removed(uid)))
         }

@@ -314,3 +314,126 @@ fn output_backpressure_stops_execution_until_written() {
         "every FETCH completes once output drains"
     );
 }
+
+/// A store that remembers the largest FETCH reply it built (octets of message data).
+struct Measured<S> {
+    inner: S,
+    fetch_requests: usize,
+    largest_reply: usize,
+}
+
+impl<S: pimap::server::blocking::Store> pimap::server::blocking::Store for Measured<S> {
+    fn handle(&mut self, request: &pimap::server::Request) -> pimap::server::Reply {
+        let reply = self.inner.handle(request);
+        if let pimap::server::Reply::Fetched(rows) = &reply {
+            self.fetch_requests += 1;
+            let octets: usize = rows
+                .iter()
+                .flat_map(|(_, items)| items.iter())
+                .map(|i| match i {
+                    pimap::types::FetchItem::BodySection { data, .. } => {
+                        data.as_ref().map_or(0, |d| d.len())
+                    }
+                    _ => 0,
+                })
+                .sum();
+            self.largest_reply = self.largest_reply.max(octets);
+        }
+        reply
+    }
+
+    fn take_changes(
+        &mut self,
+    ) -> Vec<(
+        bytes::Bytes,
+        pimap::types::Mailbox,
+        pimap::server::MailboxChange,
+    )> {
+        self.inner.take_changes()
+    }
+}
+
+#[test]
+fn one_fetch_of_many_large_partials_is_produced_in_chunks() {
+    // The shape of the hostile input (200 distinct 2 MB partials of a 2 MB message: 400 MB
+    // if built at once), scaled down to keep the test quick.
+    const SIZE: usize = 1_000_000;
+    const PARTIALS: usize = 100;
+    const BUDGET: usize = 256 << 10;
+    let mut store = MemoryStore::new();
+    store.add_user("joe", "pw");
+    store.add_user("ann", "pw");
+    let msg = format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(SIZE - 18));
+    store
+        .inject("joe", "INBOX", msg.as_bytes(), Vec::new(), None)
+        .unwrap();
+    let mut config = ServerConfig::default();
+    config.output_budget = Some(BUDGET);
+    config.fetch_chunk = BUDGET;
+    let store = Measured {
+        inner: store,
+        fetch_requests: 0,
+        largest_reply: 0,
+    };
+    let mut h = Harness::new(config, store);
+    let c = h.connect();
+    h.d.server.transmitted(c, usize::MAX, h.now);
+    h.send(c, "a1 LOGIN joe pw\r\na2 SELECT INBOX\r\n");
+    h.d.server.transmitted(c, usize::MAX, h.now);
+    let _ = h.d.run(h.now);
+    let items: Vec<String> = (0..PARTIALS)
+        .map(|i| format!("BODY.PEEK[]<{i}.{SIZE}>"))
+        .collect();
+    let out = h.send_raw(
+        c,
+        format!("f1 FETCH 1 (UID {})\r\n", items.join(" ")).as_bytes(),
+    );
+    let mut wire = out.len();
+    let mut partials = count(&out, b"BODY[]<");
+    let mut completed = count(&out, b"f1 OK FETCH");
+    let mut worst_unsent = h.d.server.unsent(c).unwrap();
+    // Another user is served while the FETCH waits for its output to be read.
+    other_user_is_served_memory(&mut h);
+    for _ in 0..1000 {
+        let n = h.d.server.unsent(c).unwrap() as usize;
+        for a in h.d.transmitted(c, n, h.now) {
+            if let Action::Transmit(_, b) = a {
+                wire += b.len();
+                partials += count(&b, b"BODY[]<");
+                completed += count(&b, b"f1 OK FETCH");
+            }
+        }
+        worst_unsent = worst_unsent.max(h.d.server.unsent(c).unwrap());
+        if completed > 0 {
+            break;
+        }
+    }
+    assert_eq!(completed, 1, "the FETCH completes once its output is read");
+    assert_eq!(partials, PARTIALS, "every partial is answered");
+    assert!(
+        wire > PARTIALS * (SIZE - PARTIALS),
+        "all the data was sent: {wire}"
+    );
+    let store = &h.d.store;
+    assert!(
+        store.largest_reply <= 2 * SIZE,
+        "one store reply holds at most one item over the chunk: {}",
+        store.largest_reply
+    );
+    assert!(store.fetch_requests >= PARTIALS, "{}", store.fetch_requests);
+    assert!(
+        worst_unsent <= (BUDGET + 2 * SIZE + 4096) as u64,
+        "unsent output bounded by the budget plus one chunk: {worst_unsent}"
+    );
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+fn other_user_is_served_memory<S: pimap::server::blocking::Store>(h: &mut Harness<S>) {
+    let o = h.connect();
+    h.d.server.transmitted(o, usize::MAX, h.now);
+    let r = h.send(o, "z1 LOGIN ann pw\r\nz2 NOOP\r\n");
+    assert!(r.ends_with("z2 OK completed\r\n"), "{r}");
+}
