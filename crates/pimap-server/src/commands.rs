@@ -155,7 +155,6 @@ pub(crate) fn set_of(ns: &[u32]) -> Option<SequenceSet> {
 /// Replace -12 `XZIP[part]` / `XZIP.SIZE[part]` attributes by `BINARY.PEEK[part]` (or
 /// `BINARY[part]` for a non-PEEK XZIP, which sets \Seen like BINARY does); returns the
 /// attributes for the store and the XZIP ones to rebuild.
-
 fn xzip_as_binary(items: Vec<FetchAttr>) -> (Vec<FetchAttr>, XZipRequest) {
     let mut out = Vec::with_capacity(items.len());
     let mut xzip = Vec::new();
