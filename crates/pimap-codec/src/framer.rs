@@ -227,6 +227,9 @@ const TAIL: usize = 32;
 /// Longest tag the framer reports in errors and continuation requests.
 const MAX_TAG: usize = 1024;
 
+/// Literals longer than this get their whole room reserved when announced.
+const RESERVE_LITERAL_FROM: usize = 64 * 1024;
+
 /// After an error, an empty buffer with more capacity than this is released.
 const RETAIN_CAPACITY: usize = 128 * 1024;
 
@@ -468,6 +471,15 @@ impl Framer {
             self.pos = line_end;
             self.seg_start = line_end;
             self.literal_left = announced.length;
+            // Room for the whole literal at once (it is within the limits): grown by
+            // doubling, the buffer would end up to twice the message, and the frame keeps
+            // that allocation for as long as the message is kept (an APPEND in a store).
+            let missing = usize::try_from(literal_end)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(self.buf.len());
+            if missing > RESERVE_LITERAL_FROM {
+                self.buf.reserve(missing.saturating_add(2));
+            }
             if announced.waits_for_continuation(self.role) {
                 // A `{0}` literal has no data, but the client still waits before sending the
                 // rest of the command.

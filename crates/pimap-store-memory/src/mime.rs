@@ -183,6 +183,21 @@ const DECODED_FIELDS: [&str; 7] = ["Subject", "From", "To", "Cc", "Bcc", "Reply-
 
 /// See [`MemoryStore::props_of`](super::MemoryStore::props_of).
 pub(crate) fn props_of(raw: &[u8], internal_date: Option<DateTime>) -> MessageProps {
+    props_sharing(raw, None, internal_date)
+}
+
+/// [`props_of`] for a message the store keeps as `whole`: a body text that is one
+/// undecoded part of it is a slice of `whole` rather than a copy (a large plain message is
+/// then held once, not twice).
+pub(crate) fn props_of_kept(whole: &Bytes, internal_date: Option<DateTime>) -> MessageProps {
+    props_sharing(whole, Some(whole), internal_date)
+}
+
+fn props_sharing(
+    raw: &[u8],
+    whole: Option<&Bytes>,
+    internal_date: Option<DateTime>,
+) -> MessageProps {
     let parsed = Parsed::new(raw);
     let mut props = MessageProps::new(len_u32(raw.len()), internal_date);
     let Some(msg) = parsed.msg.as_ref() else {
@@ -210,7 +225,7 @@ pub(crate) fn props_of(raw: &[u8], internal_date: Option<DateTime>) -> MessagePr
                 .push((Bytes::copy_from_slice(name), Bytes::from(value)));
         }
     }
-    props.body_text = Some(Bytes::from(body_text(msg)));
+    props.body_text = Some(body_text(msg, whole));
     props.envelope = Some(Box::new(envelope(msg)));
     props.body_structure = Some(Box::new(structure(msg, true)));
     props
@@ -237,7 +252,12 @@ fn decoded_value(v: &HeaderValue<'_>) -> Option<Vec<u8>> {
 
 /// The decoded text of every text part (HTML converted to text), nested messages
 /// included (to [`MAX_DEPTH`] levels), separated by line ends.
-fn body_text(msg: &Message<'_>) -> Vec<u8> {
+fn body_text(msg: &Message<'_>, whole: Option<&Bytes>) -> Bytes {
+    if let (Some(whole), Some(t)) = (whole, single_undecoded_text(msg)) {
+        if let Some(shared) = slice_within(whole, t) {
+            return shared;
+        }
+    }
     let mut out = Vec::new();
     let mut stack: Vec<(&Message<'_>, usize)> = vec![(msg, 0)];
     while let Some((m, depth)) = stack.pop() {
@@ -256,7 +276,32 @@ fn body_text(msg: &Message<'_>) -> Vec<u8> {
         }
         stack.extend(nested.into_iter().rev());
     }
-    out
+    Bytes::from(out)
+}
+
+/// The body text when it is exactly one text part that needed no decoding (mail-parser
+/// then borrows it from the raw message).
+fn single_undecoded_text<'a>(msg: &'a Message<'_>) -> Option<&'a [u8]> {
+    let mut texts = msg.parts.iter().filter_map(|p| match &p.body {
+        PartType::Text(t) if !t.is_empty() => Some(Some(t)),
+        PartType::Html(_) | PartType::Message(_) => Some(None),
+        _ => None,
+    });
+    let first = texts.next()??;
+    if texts.next().is_some() {
+        return None;
+    }
+    match first {
+        std::borrow::Cow::Borrowed(s) => Some(s.as_bytes()),
+        std::borrow::Cow::Owned(_) => None,
+    }
+}
+
+/// `part` as a slice of `whole`, if it lies inside it.
+fn slice_within(whole: &Bytes, part: &[u8]) -> Option<Bytes> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then(|| whole.slice(start..end))
 }
 
 fn push_text(out: &mut Vec<u8>, t: &[u8]) {
@@ -1252,5 +1297,23 @@ Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\n"[..]
                 let _ = binary(&p, &s.part);
             }
         }
+    }
+
+    #[test]
+    fn kept_plain_body_text_is_shared_not_copied() {
+        let whole = Bytes::from_static(b"Subject: s\r\n\r\nplain body\r\n");
+        let t = props_of_kept(&whole, None).body_text.unwrap();
+        assert_eq!(&t[..], b"plain body\r\n");
+        let inside = whole.as_ptr() as usize..whole.as_ptr() as usize + whole.len();
+        assert!(
+            inside.contains(&(t.as_ptr() as usize)),
+            "a slice of the message"
+        );
+        // Decoded text (quoted-printable) cannot be shared; it is still right.
+        let qp = Bytes::from_static(
+            b"Subject: s\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
+        );
+        let t = props_of_kept(&qp, None).body_text.unwrap();
+        assert!(t.starts_with(b"a=b"), "{t:?}");
     }
 }

@@ -555,7 +555,7 @@ impl MemoryStore {
         if !mb.has_room(1) {
             return Err(Reply::no("mailbox full"));
         }
-        let props = Arc::new(mime::props_of(&raw, date));
+        let props = Arc::new(mime::props_of_kept(&raw, date));
         let uid = mb.push(Stored {
             uid: 0,
             flags: flags.clone(),
