@@ -2,7 +2,6 @@
 //! socket to the store (its own test binary, for the counting allocator).
 
 #[path = "support/server_harness.rs"]
-#[allow(dead_code)]
 mod harness;
 
 use std::alloc::{GlobalAlloc, Layout, System};
