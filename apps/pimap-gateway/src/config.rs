@@ -1,6 +1,7 @@
 //! Command-line configuration.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,12 +31,17 @@ pub(crate) struct Config {
     /// Folders other than INBOX are polled (STATUS) this often; `None` with
     /// `--poll-folders-secs 0`.
     pub(crate) poll_folders: Option<Duration>,
+    /// PEM certificate chain and private key for device connections: STARTTLS is offered
+    /// and LOGIN refused before it, or TLS from the first byte with `implicit_tls`.
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    pub(crate) implicit_tls: bool,
 }
 
 const USAGE: &str = "usage: pimap-gateway --listen-port PORT --backend 127.0.0.1:PORT \
      [--smtp 127.0.0.1:PORT] [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] \
      [--keep-user-case] [--backend-idle-secs N (300)] [--idle-refresh-secs N (300, at most 1740)] \
-     [--poll-folders-secs N (30; 0 = INBOX only)]";
+     [--poll-folders-secs N (30; 0 = INBOX only)] \
+     [--tls-cert PEM --tls-key PEM [--implicit-tls]]";
 
 /// Bad arguments: the usage on stderr, exit status 2.
 pub(crate) fn usage() -> ! {
@@ -63,7 +69,10 @@ pub(crate) fn parse_args() -> Config {
         backend_idle: Duration::from_secs(300),
         idle_refresh: Duration::from_secs(300),
         poll_folders: Some(Duration::from_secs(30)),
+        tls: None,
+        implicit_tls: false,
     };
+    let (mut cert, mut key) = (None, None);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -90,6 +99,9 @@ pub(crate) fn parse_args() -> Config {
                 }
             }
             "--keep-user-case" => cfg.fold_user_case = false,
+            "--tls-cert" => cert = Some(PathBuf::from(value())),
+            "--tls-key" => key = Some(PathBuf::from(value())),
+            "--implicit-tls" => cfg.implicit_tls = true,
             "--backend-idle-secs" => cfg.backend_idle = secs(&value()),
             "--idle-refresh-secs" => {
                 cfg.idle_refresh = secs(&value()).min(Duration::from_secs(29 * 60))
@@ -104,6 +116,14 @@ pub(crate) fn parse_args() -> Config {
             }
         }
     }
+    cfg.tls = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) if !cfg.implicit_tls => None,
+        _ => {
+            eprintln!("--tls-cert and --tls-key go together (and --implicit-tls needs them)");
+            usage()
+        }
+    };
     cfg
 }
 

@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! cargo run -p pimap-gateway -- --listen-port 0 --backend 127.0.0.1:143 \
-//!     [--smtp 127.0.0.1:25] [--notify log|udp:127.0.0.1:PORT] [--max-seconds N]
+//!     [--smtp 127.0.0.1:25] [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] \
+//!     [--tls-cert PEM --tls-key PEM [--implicit-tls]]
 //! ```
 //!
 //! * Listens on 127.0.0.1 only and prints `listening on 127.0.0.1:<port>`.
+//! * `--tls-cert` / `--tls-key` (PEM): devices get STARTTLS and LOGIN is refused before it
+//!   (`LOGINDISABLED`); with `--implicit-tls` every device connection is TLS from the first
+//!   byte (port 993 style).
 //! * LOGIN / AUTHENTICATE: a backend LOGIN with the same user and password decides.
 //! * Per user: one *command* backend connection (the user's store requests run on it one at a
 //!   time, UID based) and one *watch* connection in IDLE on INBOX whose EXISTS / EXPUNGE /
@@ -40,6 +44,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Mutex};
 
 use pimap::server::{Server, ServerConfig};
+use pimap_tokio::Transport;
 
 mod backend;
 mod config;
@@ -60,6 +65,8 @@ pub(crate) const BACKEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Reconnect backoff: first delay and ceiling.
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(200);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Longest TLS handshake of a device connection (implicit TLS or STARTTLS).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 // ------------------------------------------------------------------------------------------
 // device connections
@@ -76,6 +83,19 @@ async fn main() -> std::io::Result<()> {
     if let Ok(a) = pimap::types::Atom::new(&b"MOVE"[..]) {
         config.capabilities.push(pimap::types::Capability(a));
     }
+    // TLS toward devices: STARTTLS (LOGIN refused before it), or implicit TLS.
+    let tls = match &cfg.tls {
+        Some((cert, key)) => {
+            let tls = pimap_tokio::tls::server_config(&std::fs::read(cert)?, &std::fs::read(key)?)
+                .map_err(std::io::Error::other)?;
+            if !cfg.implicit_tls {
+                config.starttls = true;
+                config.login_requires_tls = true;
+            }
+            Some(tls)
+        }
+        None => None,
+    };
     let mut server = Server::new(config);
     server.set_unix_time(unix_now());
     let udp = match cfg.notify {
@@ -101,7 +121,7 @@ async fn main() -> std::io::Result<()> {
         cfg.backend, cfg.smtp, cfg.notify
     );
     tokio::spawn(timers(state.clone()));
-    let accept = accept_loop(listener, state);
+    let accept = accept_loop(listener, state, tls, cfg.implicit_tls);
     match cfg.max_seconds {
         Some(n) => {
             if tokio::time::timeout(Duration::from_secs(n), accept)
@@ -130,11 +150,12 @@ async fn timers(state: State) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: State) {
+async fn accept_loop(listener: TcpListener, state: State, tls: Option<Tls>, implicit: bool) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(connection(stream, peer, state.clone()));
+                let tls = tls.clone();
+                tokio::spawn(connection(stream, peer, state.clone(), tls, implicit));
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");
@@ -144,17 +165,38 @@ async fn accept_loop(listener: TcpListener, state: State) {
     }
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
+/// The TLS configuration of device connections.
+type Tls = Arc<pimap_tokio::rustls::ServerConfig>;
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: State,
+    tls: Option<Tls>,
+    implicit: bool,
+) {
     let _ = stream.set_nodelay(true);
+    let mut stream = Transport::Plain(stream);
+    let secure = match (&tls, implicit) {
+        (Some(config), true) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.accept_tls(config.clone())).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => return eprintln!("{peer}: TLS handshake failed: {e}"),
+                Err(_) => return eprintln!("{peer}: TLS handshake timed out"),
+            }
+        }
+        _ => false,
+    };
     let (tx, mut rx) = mpsc::channel(WRITE_QUEUE);
     let conn = {
         let mut st = state.lock().await;
         let now = Instant::now();
         // The per-address cap applies to remote peers; loopback is a local proxy or test.
-        let accepted = if peer.ip().is_loopback() {
-            st.server.accept(now)
-        } else {
-            st.server.accept_from(now, peer.ip())
+        let addr = (!peer.ip().is_loopback()).then(|| peer.ip());
+        let accepted = match (secure, addr) {
+            (true, addr) => st.server.accept_secure(now, addr),
+            (false, Some(ip)) => st.server.accept_from(now, ip),
+            (false, None) => st.server.accept(now),
         };
         match accepted {
             Ok(conn) => {
@@ -183,6 +225,20 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
                     st.server.transmitted(conn, data.len(), now);
                     st.pump(&state, now);
                 }
+                Some(Out::StartTls) => {
+                    let Some(config) = tls.clone() else {
+                        break "STARTTLS without a TLS configuration".to_string();
+                    };
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.accept_tls(config)).await {
+                        Ok(Ok(())) => {
+                            let mut st = state.lock().await;
+                            let _ = st.server.secured(conn);
+                            st.pump(&state, Instant::now());
+                        }
+                        Ok(Err(e)) => break format!("STARTTLS handshake failed: {e}"),
+                        Err(_) => break "STARTTLS handshake timed out".to_string(),
+                    }
+                }
                 Some(Out::Close) => break "closed by server".to_string(),
                 None => break "dropped by server".to_string(),
             },
@@ -194,7 +250,9 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
                 };
                 // ACK at once: a client's Nagle must not wait for our delayed ACK.
                 #[cfg(target_os = "linux")]
-                let _ = socket2::SockRef::from(&stream).set_tcp_quickack(true);
+                if let Some(tcp) = stream.tcp() {
+                    let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+                }
                 let mut st = state.lock().await;
                 let now = Instant::now();
                 if let Err(e) = st.server.handle_input(conn, &buf[..n], now) {
@@ -206,6 +264,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: State) {
     };
     rx.close();
     while let Some(Out::Data(data)) = rx.recv().await {
+        // (A STARTTLS or Close after the connection ended is moot.)
         if stream.write_all(&data).await.is_err() {
             break;
         }

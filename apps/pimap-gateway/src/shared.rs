@@ -22,6 +22,8 @@ use pimap::types::{Flag, Mailbox};
 /// What a device connection's task is told to do.
 pub(crate) enum Out {
     Data(Bytes),
+    /// Run the TLS handshake (after the STARTTLS OK, which was queued before).
+    StartTls,
     Close,
 }
 
@@ -92,6 +94,14 @@ impl Shared {
                         eprintln!("conn {}: output queue full or closed; dropping", conn.0);
                         self.writers.remove(&conn);
                         self.server.handle_close(conn, now);
+                    }
+                }
+                Output::StartTls { conn } => {
+                    if let Some(tx) = self.writers.get(&conn) {
+                        if tx.try_send(Out::StartTls).is_err() {
+                            self.writers.remove(&conn);
+                            self.server.handle_close(conn, now);
+                        }
                     }
                 }
                 Output::Close { conn } => {

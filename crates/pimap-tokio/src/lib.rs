@@ -54,4 +54,6 @@ pub use connection::{Connection, ConnectionError, Security};
 #[cfg(feature = "server")]
 pub use service::{Handle, ServeError, ServeOptions, Service};
 pub use tls::TlsError;
+/// The rustls crate these types are built on (to name `rustls::ServerConfig` and the like).
+pub use tokio_rustls::rustls;
 pub use transport::Transport;
