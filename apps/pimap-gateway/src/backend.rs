@@ -1,11 +1,14 @@
 //! One connection to the backend IMAP server, driven by this crate's sans-IO client.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use pimap_tokio::{Security, Transport};
+
+use crate::config::Config;
 
 use crate::BACKEND_TIMEOUT;
 use pimap::client::{
@@ -19,7 +22,7 @@ use pimap::types::{
 
 pub(crate) struct Backend {
     pub(crate) client: Client,
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Transport,
     pub(crate) buf: Vec<u8>,
     /// Mailbox events seen since the last `take_events`.
     pub(crate) events: Vec<MailboxEvent>,
@@ -65,26 +68,62 @@ pub(crate) fn credentials_rejected(code: Option<&Code>) -> bool {
 
 impl Backend {
     pub(crate) async fn connect(
-        addr: SocketAddr,
+        cfg: &Config,
         user: &str,
         password: &str,
     ) -> Result<Self, LoginError> {
+        let addr = cfg.backend;
+        let io = |what: &str, e: String| LoginError::Io(format!("{what} {addr}: {e}"));
         let stream = tokio::time::timeout(BACKEND_TIMEOUT, TcpStream::connect(addr))
             .await
-            .map_err(|_| LoginError::Io(format!("connect {addr}: timed out")))?
-            .map_err(|e| LoginError::Io(format!("connect {addr}: {e}")))?;
+            .map_err(|_| io("connect", "timed out".into()))?
+            .map_err(|e| io("connect", e.to_string()))?;
         let _ = stream.set_nodelay(true);
         let mut b = Backend {
             client: Client::new(ClientConfig::default()),
-            stream,
+            stream: Transport::Plain(stream),
             buf: vec![0; 64 * 1024],
             events: Vec::new(),
             selected: None,
             synced: 0,
         };
+        if let Security::Tls {
+            config,
+            server_name,
+        } = &cfg.backend_security
+        {
+            let hs = b.stream.connect_tls(config.clone(), server_name.clone());
+            tokio::time::timeout(BACKEND_TIMEOUT, hs)
+                .await
+                .map_err(|_| io("TLS with", "timed out".into()))?
+                .map_err(|e| io("TLS with", e.to_string()))?;
+        }
         b.until(|e| matches!(e, Event::Greeting { .. }))
             .await
             .map_err(LoginError::Io)?;
+        if let Security::StartTls {
+            config,
+            server_name,
+        } = &cfg.backend_security
+        {
+            // Never a silent downgrade: no STARTTLS, no login.
+            if !b.client.capabilities().has("STARTTLS") {
+                return Err(io("STARTTLS with", "not offered".into()));
+            }
+            let c = b.run(CommandBody::StartTls).await.map_err(LoginError::Io)?;
+            if !c.is_ok() {
+                return Err(io("STARTTLS with", "refused".into()));
+            }
+            let hs = b.stream.connect_tls(config.clone(), server_name.clone());
+            tokio::time::timeout(BACKEND_TIMEOUT, hs)
+                .await
+                .map_err(|_| io("TLS with", "timed out".into()))?
+                .map_err(|e| io("TLS with", e.to_string()))?;
+            // Capabilities learned over plaintext are forgotten (RFC 3501 6.2.1).
+            b.run(CommandBody::Capability)
+                .await
+                .map_err(LoginError::Io)?;
+        }
         let h = b
             .client
             .login(user, password)

@@ -2,6 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use pimap_tokio::rustls::pki_types::ServerName;
+use pimap_tokio::Security;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,13 +38,17 @@ pub(crate) struct Config {
     /// and LOGIN refused before it, or TLS from the first byte with `implicit_tls`.
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     pub(crate) implicit_tls: bool,
+    /// How backend connections are protected: plaintext (default), implicit TLS or
+    /// STARTTLS, verified against `--backend-ca` for `--backend-tls-name`.
+    pub(crate) backend_security: Security,
 }
 
 const USAGE: &str = "usage: pimap-gateway --listen-port PORT --backend 127.0.0.1:PORT \
      [--smtp 127.0.0.1:PORT] [--notify log|udp:127.0.0.1:PORT] [--max-seconds N] \
      [--keep-user-case] [--backend-idle-secs N (300)] [--idle-refresh-secs N (300, at most 1740)] \
      [--poll-folders-secs N (30; 0 = INBOX only)] \
-     [--tls-cert PEM --tls-key PEM [--implicit-tls]]";
+     [--tls-cert PEM --tls-key PEM [--implicit-tls]] \
+     [--backend-tls implicit|starttls --backend-ca PEM [--backend-tls-name NAME (localhost)]]";
 
 /// Bad arguments: the usage on stderr, exit status 2.
 pub(crate) fn usage() -> ! {
@@ -71,8 +78,10 @@ pub(crate) fn parse_args() -> Config {
         poll_folders: Some(Duration::from_secs(30)),
         tls: None,
         implicit_tls: false,
+        backend_security: Security::Plain,
     };
     let (mut cert, mut key) = (None, None);
+    let (mut backend_tls, mut backend_ca, mut backend_name) = (None, None, "localhost".to_string());
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -102,6 +111,9 @@ pub(crate) fn parse_args() -> Config {
             "--tls-cert" => cert = Some(PathBuf::from(value())),
             "--tls-key" => key = Some(PathBuf::from(value())),
             "--implicit-tls" => cfg.implicit_tls = true,
+            "--backend-tls" => backend_tls = Some(value()),
+            "--backend-ca" => backend_ca = Some(PathBuf::from(value())),
+            "--backend-tls-name" => backend_name = value(),
             "--backend-idle-secs" => cfg.backend_idle = secs(&value()),
             "--idle-refresh-secs" => {
                 cfg.idle_refresh = secs(&value()).min(Duration::from_secs(29 * 60))
@@ -124,7 +136,46 @@ pub(crate) fn parse_args() -> Config {
             usage()
         }
     };
+    cfg.backend_security = backend_security(backend_tls, backend_ca, backend_name);
     cfg
+}
+
+/// `--backend-tls MODE --backend-ca PEM [--backend-tls-name NAME]`.
+fn backend_security(mode: Option<String>, ca: Option<PathBuf>, name: String) -> Security {
+    let Some(mode) = mode else {
+        if ca.is_some() {
+            eprintln!("--backend-ca needs --backend-tls implicit|starttls");
+            usage()
+        }
+        return Security::Plain;
+    };
+    let Some(ca) = ca else {
+        eprintln!("--backend-tls needs --backend-ca PEM (the roots the backend's certificate is checked against)");
+        usage()
+    };
+    let pem = std::fs::read(&ca).unwrap_or_else(|e| {
+        eprintln!("--backend-ca {}: {e}", ca.display());
+        usage()
+    });
+    let config = pimap_tokio::tls::client_config(&pem).unwrap_or_else(|e| {
+        eprintln!("--backend-ca {}: {e}", ca.display());
+        usage()
+    });
+    let server_name = ServerName::try_from(name.clone()).unwrap_or_else(|_| {
+        eprintln!("--backend-tls-name {name:?}: not a DNS name or IP address");
+        usage()
+    });
+    match mode.as_str() {
+        "implicit" => Security::Tls {
+            config,
+            server_name,
+        },
+        "starttls" => Security::StartTls {
+            config,
+            server_name,
+        },
+        _ => usage(),
+    }
 }
 
 /// A positive number of seconds.

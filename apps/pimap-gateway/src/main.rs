@@ -11,6 +11,8 @@
 //! * `--tls-cert` / `--tls-key` (PEM): devices get STARTTLS and LOGIN is refused before it
 //!   (`LOGINDISABLED`); with `--implicit-tls` every device connection is TLS from the first
 //!   byte (port 993 style).
+//! * `--backend-tls implicit|starttls --backend-ca PEM [--backend-tls-name NAME]`: backend
+//!   connections over TLS, verified against those roots; no plaintext fallback.
 //! * LOGIN / AUTHENTICATE: a backend LOGIN with the same user and password decides.
 //! * Per user: one *command* backend connection (the user's store requests run on it one at a
 //!   time, UID based) and one *watch* connection in IDLE on INBOX whose EXISTS / EXPUNGE /

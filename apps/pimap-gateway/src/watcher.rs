@@ -34,7 +34,7 @@ pub(crate) async fn watcher(
     // Kept across reconnects: the first poll after one compares with what was seen before.
     let mut marks = FolderMarks::default();
     loop {
-        let mut b = match Backend::connect(cfg.backend, &name, &password).await {
+        let mut b = match Backend::connect(&cfg, &name, &password).await {
             Ok(b) => b,
             Err(LoginError::Refused(t)) => {
                 // The credentials no longer work (password changed): nothing watches this

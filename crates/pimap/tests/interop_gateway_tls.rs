@@ -41,6 +41,8 @@ port, mode, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=ca)
 if mode == "implicit":
     m = imaplib.IMAP4_SSL("localhost", port, ssl_context=ctx, timeout=15)
+elif mode == "plain":
+    m = imaplib.IMAP4("localhost", port, timeout=15)
 else:
     m = imaplib.IMAP4("localhost", port, timeout=15)
     assert "STARTTLS" in m.capabilities and "LOGINDISABLED" in m.capabilities, m.capabilities
@@ -70,7 +72,8 @@ while True:
 m.send(b"DONE\r\n")
 while not m.readline().startswith(tag + b" OK"):
     pass
-print("pushed over", m.sock.version(), "ok", flush=True)
+version = m.sock.version() if hasattr(m.sock, "version") else "plaintext"
+print("pushed over", version, "ok", flush=True)
 m.logout()
 "#;
 
@@ -111,46 +114,11 @@ fn devices_over_starttls_and_implicit_tls() {
             args.push("--implicit-tls");
         }
         let gw = gateway_process::start(dc.port, &args, Stdio::inherit());
-        let mut py = Command::new("python3")
-            .args(["-c", PY, &gw.port.to_string(), mode])
-            .arg(&ca_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let (tx, rx) = mpsc::channel();
-        let stdout = py.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut seen = Vec::new();
-        let mut delivered = false;
-        let mut pushed = false;
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-            if line == "idling" && !delivered {
-                let subject = format!("pushed over tls {n}");
-                dc.inject(
-                    "INBOX",
-                    format!("From: b@example.com\r\nSubject: {subject}\r\n\r\nnew\r\n").as_bytes(),
-                );
-                delivered = true;
-            }
-            pushed |= line.starts_with("pushed over TLS");
-            seen.push(line);
-            if pushed {
-                break;
-            }
-        }
-        let status = wait_bounded(&mut py, Duration::from_secs(20));
-        let mut err = String::new();
-        if let Some(mut e) = py.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut err);
-        }
+        let (ok, seen, err) = run_device(&gw, &dc, mode, &ca_path, n);
+        assert!(ok, "{mode}: python said {seen:?}\n{err}");
         assert!(
-            status.is_some_and(|s| s.success()) && pushed,
-            "{mode}: python said {seen:?}\n{err}"
+            seen.iter().any(|l| l.starts_with("pushed over TLS")),
+            "{seen:?}"
         );
         if mode == "starttls" {
             assert!(
@@ -179,4 +147,128 @@ fn wait_bounded(
     let _ = child.kill();
     let _ = child.wait();
     None
+}
+
+/// Run the Python device against a gateway: (it succeeded with a push, its lines, stderr).
+fn run_device(
+    gw: &gateway_process::Gateway,
+    dc: &dovecot::Dovecot,
+    mode: &str,
+    ca_path: &std::path::Path,
+    n: usize,
+) -> (bool, Vec<String>, String) {
+    let mut py = Command::new("python3")
+        .args(["-c", PY, &gw.port.to_string(), mode])
+        .arg(ca_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let (tx, rx) = mpsc::channel();
+    let stdout = py.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut delivered = false;
+    let mut pushed = false;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        if line == "idling" && !delivered {
+            let subject = format!("pushed over tls {n}");
+            dc.inject(
+                "INBOX",
+                format!("From: b@example.com\r\nSubject: {subject}\r\n\r\nnew\r\n").as_bytes(),
+            );
+            delivered = true;
+        }
+        pushed |= line.starts_with("pushed over");
+        seen.push(line);
+        if pushed {
+            break;
+        }
+    }
+    let status = wait_bounded(&mut py, Duration::from_secs(20));
+    let mut err = String::new();
+    if let Some(mut e) = py.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    (status.is_some_and(|s| s.success()) && pushed, seen, err)
+}
+
+/// The gateway's backend connections over TLS (implicit on Dovecot's IMAPS port, and
+/// STARTTLS on its IMAP port), verified against the test CA: a plaintext device gets its
+/// push through them. With a CA that did not sign Dovecot's certificate, LOGIN fails.
+#[test]
+fn backend_over_implicit_tls_and_starttls() {
+    if !peers::available(
+        "backend_over_implicit_tls_and_starttls",
+        &[peers::DOVECOT, peers::PYTHON3],
+    ) {
+        return;
+    }
+    let (ca, cert, key) = pki();
+    let (other_ca, _, _) = pki();
+    let dir = std::env::temp_dir().join(format!("pimap-gw-btls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths = ["ca.pem", "other.pem", "c.pem", "k.pem"].map(|f| dir.join(f));
+    for (p, text) in paths.iter().zip([&ca, &other_ca, &cert, &key]) {
+        std::fs::write(p, text).unwrap();
+    }
+    let [ca_path, other_path, cert_path, key_path] = &paths;
+    let dc = dovecot::Dovecot::start_with(dovecot::Options {
+        imaps: true,
+        extra_conf: Some(format!(
+            "ssl_cert = <{}\nssl_key = <{}\n",
+            cert_path.display(),
+            key_path.display()
+        )),
+        ..Default::default()
+    });
+    dc.inject(
+        "INBOX",
+        b"From: a@example.com\r\nSubject: before tls\r\n\r\nold\r\n",
+    );
+    let imaps = dc.imaps_port.expect("imaps port");
+    let ca_arg = ca_path.to_str().unwrap();
+    for (n, (mode, port)) in [("implicit", imaps), ("starttls", dc.port)]
+        .into_iter()
+        .enumerate()
+    {
+        let args = [
+            "--max-seconds",
+            "120",
+            "--backend-tls",
+            mode,
+            "--backend-ca",
+            ca_arg,
+        ];
+        let gw = gateway_process::start(port, &args, Stdio::inherit());
+        let (ok, seen, err) = run_device(&gw, &dc, "plain", ca_path, 10 + n);
+        assert!(ok, "backend {mode}: python said {seen:?}\n{err}");
+    }
+    // The wrong roots: the handshake fails, so does the device's LOGIN (in STARTTLS mode
+    // this also shows the upgrade is not skipped: plaintext LOGIN would work on that port).
+    for (n, (mode, port)) in [("implicit", imaps), ("starttls", dc.port)]
+        .into_iter()
+        .enumerate()
+    {
+        let args = [
+            "--max-seconds",
+            "60",
+            "--backend-tls",
+            mode,
+            "--backend-ca",
+            other_path.to_str().unwrap(),
+        ];
+        let gw = gateway_process::start(port, &args, Stdio::inherit());
+        let (ok, seen, err) = run_device(&gw, &dc, "plain", ca_path, 20 + n);
+        assert!(
+            !ok,
+            "backend {mode}: LOGIN through an unverified backend must fail: {seen:?}"
+        );
+        assert!(err.contains("login") || err.contains("LOGIN"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
