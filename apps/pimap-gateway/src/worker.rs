@@ -125,7 +125,7 @@ pub(crate) async fn user_worker(
 pub(crate) async fn reconnect(cfg: &Config, user: &str, pw: &str) -> Option<Backend> {
     let mut delay = BACKOFF_MIN;
     for _ in 0..6 {
-        match Backend::connect(&cfg, user, pw).await {
+        match Backend::connect(cfg, user, pw).await {
             Ok(b) => return Some(b),
             Err(LoginError::Refused(t)) => {
                 eprintln!("{user}: backend refused the login again: {t}");
