@@ -11,6 +11,8 @@
 //! * `--tls-cert` / `--tls-key` (PEM): devices get STARTTLS and LOGIN is refused before it
 //!   (`LOGINDISABLED`); with `--implicit-tls` every device connection is TLS from the first
 //!   byte (port 993 style).
+//! * SIGTERM / SIGINT (and `--max-seconds`): no new connections, every device connection
+//!   gets `* BYE [UNAVAILABLE]` and is closed once written (at most 5 s), then exit 0.
 //! * `--backend-tls implicit|starttls --backend-ca PEM [--backend-tls-name NAME]`: backend
 //!   connections over TLS, verified against those roots; no plaintext fallback.
 //! * LOGIN / AUTHENTICATE: a backend LOGIN with the same user and password decides.
@@ -38,6 +40,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +70,10 @@ pub(crate) const BACKEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Reconnect backoff: first delay and ceiling.
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(200);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How long a shutdown waits for device connections to take their BYE.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Device connection tasks still running (a shutdown waits for them to finish writing).
+static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 /// Longest TLS handshake of a device connection (implicit TLS or STARTTLS).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -123,19 +130,41 @@ async fn main() -> std::io::Result<()> {
         cfg.backend, cfg.smtp, cfg.notify
     );
     tokio::spawn(timers(state.clone()));
-    let accept = accept_loop(listener, state, tls, cfg.implicit_tls);
-    match cfg.max_seconds {
-        Some(n) => {
-            if tokio::time::timeout(Duration::from_secs(n), accept)
-                .await
-                .is_err()
-            {
-                eprintln!("--max-seconds {n} reached; exiting");
-            }
+    let accept = accept_loop(listener, state.clone(), tls, cfg.implicit_tls);
+    let deadline = async {
+        match cfg.max_seconds {
+            Some(n) => tokio::time::sleep(Duration::from_secs(n)).await,
+            None => std::future::pending().await,
         }
-        None => accept.await,
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        () = accept => {}
+        () = deadline => eprintln!("--max-seconds reached; shutting down"),
+        _ = term.recv() => eprintln!("SIGTERM; shutting down"),
+        _ = tokio::signal::ctrl_c() => eprintln!("SIGINT; shutting down"),
     }
+    shutdown(&state).await;
     Ok(())
+}
+
+/// Stop serving: no new connections (the listener is dropped with the accept loop), every
+/// device connection gets `* BYE [UNAVAILABLE]` and is closed once its queued output is
+/// written (at most [`SHUTDOWN_GRACE`] for peers that do not read).
+async fn shutdown(state: &State) {
+    {
+        let mut st = state.lock().await;
+        let now = Instant::now();
+        st.server.shutdown_connections(now);
+        st.pump(state, now);
+    }
+    let start = Instant::now();
+    while start.elapsed() < SHUTDOWN_GRACE {
+        if state.lock().await.writers.is_empty() && CONNECTIONS.load(Ordering::Relaxed) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn timers(state: State) {
@@ -157,7 +186,12 @@ async fn accept_loop(listener: TcpListener, state: State, tls: Option<Tls>, impl
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let tls = tls.clone();
-                tokio::spawn(connection(stream, peer, state.clone(), tls, implicit));
+                let state = state.clone();
+                CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    connection(stream, peer, state, tls, implicit).await;
+                    CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+                });
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");

@@ -198,6 +198,13 @@ pub(crate) fn limit_code() -> Option<Code> {
         .map(|name| Code::Other { name, args: None })
 }
 
+/// RFC 5530 `[UNAVAILABLE]`.
+pub(crate) fn unavailable_code() -> Option<Code> {
+    pimap_types::Atom::new(&b"UNAVAILABLE"[..])
+        .ok()
+        .map(|name| Code::Other { name, args: None })
+}
+
 impl Server {
     /// A server with the OS random source and in-memory profile persistence.
     pub fn new(config: ServerConfig) -> Self {
@@ -458,6 +465,23 @@ impl Server {
         self.track_buffered(conn);
         self.flush_all();
         Ok(())
+    }
+
+    /// The caller is shutting down: every connection gets `* BYE [UNAVAILABLE]` after what
+    /// it was already sent (an XZIP capture in progress is abandoned) and is closed
+    /// ([`Output::Close`] follows its last transmit). Device sessions are kept, as after any
+    /// disconnect; a caller that keeps them elsewhere can let devices resume on another node.
+    pub fn shutdown_connections(&mut self, now: Instant) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.capturing = 0;
+            }
+            let code = unavailable_code();
+            self.status(conn, None, Status::Bye, code, "Server shutting down");
+            self.close_conn(conn, now);
+        }
+        self.flush_all();
     }
 
     /// Output octets of a connection that the caller has written to the transport (needed

@@ -405,3 +405,28 @@ fn store_silent_sends_no_fetch_for_its_own_change() {
     let r = h.send(c, "a5 NOOP\r\n");
     assert!(r.contains("* 1 FETCH ("), "the other session sees it: {r}");
 }
+
+#[test]
+fn shutdown_says_bye_unavailable_and_keeps_device_sessions() {
+    let mut h = setup();
+    let device = h.connect();
+    let r = h.send(device, "a1 LOGIN joe#P1 pw\r\na2 SELECT INBOX\r\n");
+    assert!(r.contains("a2 OK"), "{r}");
+    let plain = h.connect();
+    h.send(plain, "b1 LOGIN joe pw\r\n");
+    let idle = h.send(device, "a3 IDLE\r\n");
+    assert!(idle.starts_with('+'), "{idle}");
+    h.d.server.shutdown_connections(h.now);
+    let a = h.d.run(h.now);
+    h.absorb_for_test(a);
+    for c in [device, plain] {
+        let out = h.take(c);
+        assert!(
+            out.ends_with("* BYE [UNAVAILABLE] Server shutting down\r\n"),
+            "{out:?}"
+        );
+        assert!(h.closed.contains(&c), "closed after the BYE");
+    }
+    assert_eq!(h.d.server.connection_count(), 0);
+    assert!(h.d.server.has_session(b"joe", b"P1"), "kept for resumption");
+}
