@@ -67,11 +67,22 @@ pub(crate) fn credentials_rejected(code: Option<&Code>) -> bool {
 }
 
 impl Backend {
+    /// Connect (TLS as configured) and log in; counted in the metrics.
     pub(crate) async fn connect(
         cfg: &Config,
         user: &str,
         password: &str,
     ) -> Result<Self, LoginError> {
+        let r = Self::connect_once(cfg, user, password).await;
+        match &r {
+            Ok(_) => crate::metrics::BACKEND_LOGINS.inc(),
+            Err(LoginError::Refused(_)) => crate::metrics::BACKEND_REFUSED.inc(),
+            Err(_) => crate::metrics::BACKEND_FAILED.inc(),
+        }
+        r
+    }
+
+    async fn connect_once(cfg: &Config, user: &str, password: &str) -> Result<Self, LoginError> {
         let addr = cfg.backend;
         let io = |what: &str, e: String| LoginError::Io(format!("{what} {addr}: {e}"));
         let stream = tokio::time::timeout(BACKEND_TIMEOUT, TcpStream::connect(addr))

@@ -41,6 +41,8 @@ pub(crate) struct Config {
     /// How backend connections are protected: plaintext (default), implicit TLS or
     /// STARTTLS, verified against `--backend-ca` for `--backend-tls-name`.
     pub(crate) backend_security: Security,
+    /// Serve Prometheus text metrics on 127.0.0.1 at this port.
+    pub(crate) metrics_port: Option<u16>,
 }
 
 const USAGE: &str = "usage: pimap-gateway --listen-port PORT --backend 127.0.0.1:PORT \
@@ -48,7 +50,8 @@ const USAGE: &str = "usage: pimap-gateway --listen-port PORT --backend 127.0.0.1
      [--keep-user-case] [--backend-idle-secs N (300)] [--idle-refresh-secs N (300, at most 1740)] \
      [--poll-folders-secs N (30; 0 = INBOX only)] \
      [--tls-cert PEM --tls-key PEM [--implicit-tls]] \
-     [--backend-tls implicit|starttls --backend-ca PEM [--backend-tls-name NAME (localhost)]]";
+     [--backend-tls implicit|starttls --backend-ca PEM [--backend-tls-name NAME (localhost)]] \
+     [--metrics-port PORT]";
 
 /// Bad arguments: the usage on stderr, exit status 2.
 pub(crate) fn usage() -> ! {
@@ -79,6 +82,7 @@ pub(crate) fn parse_args() -> Config {
         tls: None,
         implicit_tls: false,
         backend_security: Security::Plain,
+        metrics_port: None,
     };
     let (mut cert, mut key) = (None, None);
     let (mut backend_tls, mut backend_ca, mut backend_name) = (None, None, "localhost".to_string());
@@ -112,6 +116,9 @@ pub(crate) fn parse_args() -> Config {
             "--tls-key" => key = Some(PathBuf::from(value())),
             "--implicit-tls" => cfg.implicit_tls = true,
             "--backend-tls" => backend_tls = Some(value()),
+            "--metrics-port" => {
+                cfg.metrics_port = Some(value().parse().unwrap_or_else(|_| usage()))
+            }
             "--backend-ca" => backend_ca = Some(PathBuf::from(value())),
             "--backend-tls-name" => backend_name = value(),
             "--backend-idle-secs" => cfg.backend_idle = secs(&value()),

@@ -13,6 +13,9 @@
 //!   byte (port 993 style).
 //! * SIGTERM / SIGINT (and `--max-seconds`): no new connections, every device connection
 //!   gets `* BYE [UNAVAILABLE]` and is closed once written (at most 5 s), then exit 0.
+//! * `--metrics-port PORT`: Prometheus text metrics at `http://127.0.0.1:PORT/metrics`
+//!   (connections, sessions, active users, backend logins and failures, watch reconnects,
+//!   RESYNC reports, notifications, submissions; see metrics.rs).
 //! * `--backend-tls implicit|starttls --backend-ca PEM [--backend-tls-name NAME]`: backend
 //!   connections over TLS, verified against those roots; no plaintext fallback.
 //! * LOGIN / AUTHENTICATE: a backend LOGIN with the same user and password decides.
@@ -54,6 +57,7 @@ use pimap_tokio::Transport;
 mod backend;
 mod config;
 mod folder_poll;
+mod metrics;
 mod shared;
 mod smtp;
 mod store_op;
@@ -84,6 +88,15 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 async fn main() -> std::io::Result<()> {
     let cfg = Arc::new(parse_args());
     let listener = TcpListener::bind(("127.0.0.1", cfg.listen_port)).await?;
+    // Bound before the listening line is printed, so it is up when that line is read.
+    let metrics = match cfg.metrics_port {
+        Some(port) => {
+            let l = TcpListener::bind(("127.0.0.1", port)).await?;
+            eprintln!("metrics on http://{}/metrics", l.local_addr()?);
+            Some(l)
+        }
+        None => None,
+    };
     let mut config = ServerConfig::default();
     // Backpressure: connection tasks report what they wrote (`transmitted`).
     config.output_budget = Some(1 << 20);
@@ -130,6 +143,9 @@ async fn main() -> std::io::Result<()> {
         cfg.backend, cfg.smtp, cfg.notify
     );
     tokio::spawn(timers(state.clone()));
+    if let Some(metrics) = metrics {
+        tokio::spawn(metrics::serve(metrics, state.clone(), Instant::now()));
+    }
     let accept = accept_loop(listener, state.clone(), tls, cfg.implicit_tls);
     let deadline = async {
         match cfg.max_seconds {
@@ -236,6 +252,7 @@ async fn connection(
         };
         match accepted {
             Ok(conn) => {
+                metrics::DEVICE_CONNECTIONS.inc();
                 st.writers.insert(conn, tx);
                 st.pump(&state, now);
                 conn

@@ -117,6 +117,7 @@ impl Shared {
     }
 
     pub(crate) fn notify(&mut self, n: &Notification) {
+        crate::metrics::NOTIFICATIONS.inc();
         match &self.udp {
             Some((sock, to)) => {
                 if let Err(e) = sock.send_to(&n.payload, to) {
@@ -272,6 +273,7 @@ impl Shared {
         if c.complete && c.uid_validity != 0 && c.uid_validity != snap.uid_validity {
             // Another mailbox under the same name: nothing carries over.
             c.reset_to(snap);
+            crate::metrics::RESYNC_REPORTS.inc();
             self.server.mailbox_changed(
                 user,
                 mailbox,

@@ -68,6 +68,15 @@ pub(crate) fn recipients(sub: &Submission) -> Vec<String> {
 }
 
 pub(crate) async fn submit(addr: SocketAddr, sub: &Submission) -> Result<(), String> {
+    crate::metrics::SUBMISSIONS.inc();
+    let r = submit_once(addr, sub).await;
+    if r.is_err() {
+        crate::metrics::SUBMISSION_FAILURES.inc();
+    }
+    r
+}
+
+async fn submit_once(addr: SocketAddr, sub: &Submission) -> Result<(), String> {
     let rcpts = recipients(sub);
     if rcpts.is_empty() {
         return Err("no recipients".into());

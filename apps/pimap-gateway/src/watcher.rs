@@ -50,6 +50,7 @@ pub(crate) async fn watcher(
                 st.cache.remove(&cache_key(&user, &inbox));
                 st.server
                     .mailbox_changed(&user, &inbox, MailboxChange::UidValidity(v), now);
+                crate::metrics::RESYNC_REPORTS.inc();
                 st.pump(&state, now);
                 return;
             }
@@ -77,6 +78,7 @@ pub(crate) async fn watcher(
                     // The first snapshot seeds the cache (or reports what changed since the
                     // command connection took one); after a reconnect, the catch-up.
                     if !first {
+                        crate::metrics::WATCH_RECONNECTS.inc();
                         eprintln!(
                             "{name}: watch connection re-established; INBOX caught up from \
                              a fresh snapshot (no RESYNC)"
@@ -89,6 +91,8 @@ pub(crate) async fn watcher(
                          for INBOX (no complete earlier state to compare with)",
                         snap.uid_validity
                     );
+                    crate::metrics::WATCH_RECONNECTS.inc();
+                    crate::metrics::RESYNC_REPORTS.inc();
                     st.cache
                         .entry(cache_key(&user, &inbox))
                         .or_default()
