@@ -86,6 +86,7 @@ pub mod blocking;
 mod change;
 mod commands;
 mod config;
+mod connection;
 mod fetch_plan;
 pub mod filter;
 mod ledger;

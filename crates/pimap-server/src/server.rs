@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use pimap_codec::{CommandDecoder, Encode};
-use pimap_types::{
-    ClientMessage, Code, Continuation, Data, Mailbox, Response, Status, StatusResponse, Tag,
-};
+use pimap_codec::CommandDecoder;
+use pimap_types::{Code, Continuation, Data, Mailbox, Response, Status, StatusResponse, Tag};
 
 use super::change::MailboxChange;
 use super::config::ServerConfig;
+pub(crate) use super::connection::{Busy, Conn, ConnState, Inner, Work};
+use super::connection::{ReadStep, IDLE_BUFFER};
 use super::filter::SearchClock;
 use super::output::{ConnId, Notification, Output};
 use super::profile::{folder_key, MemoryPersistence, Persistence};
@@ -53,104 +53,6 @@ pub enum ServerError {
     },
 }
 
-/// IMAP connection state (RFC 3501 §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConnState {
-    NotAuthenticated,
-    Authenticated,
-    Selected,
-    Logout,
-}
-
-/// What a connection is waiting for before it reads its next command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Busy {
-    No,
-    Request(RequestId),
-    Idle(Tag),
-    AuthData(Tag),
-}
-
-/// Work items of a connection: client messages and the markers that close macro runs and
-/// XZIP captures.
-#[derive(Debug)]
-pub(crate) enum Work {
-    Msg(ClientMessage),
-    /// Inner command of an XMACRO RUN (index 1-based) or XZIP.
-    Inner(pimap_types::Command, Inner),
-    /// End of an XMACRO RUN: the outer tag completes.
-    EndMacro(Tag),
-    /// End of an XZIP capture started at this buffer offset.
-    EndZip(Tag, usize),
-    /// A BAD response for input that could not be decoded, answered in order.
-    Bad(Option<Tag>, String),
-    /// The next chunk of a FETCH in progress (run once the output has drained).
-    FetchMore(Box<super::fetch_plan::FetchJob>),
-}
-
-/// Which wrapper an inner command belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Inner {
-    Macro(usize),
-    Zip,
-}
-
-#[derive(Debug)]
-pub(crate) struct Conn {
-    pub decoder: CommandDecoder,
-    pub state: ConnState,
-    pub session: Option<u64>,
-    pub work: VecDeque<Work>,
-    pub busy: Busy,
-    pub terse: bool,
-    pub last_input: Instant,
-    pub wbuf: BytesMut,
-    /// Nesting of XZIP captures: output is held back while non-zero.
-    pub capturing: usize,
-    /// COMPRESS=DEFLATE is active (RFC 4978).
-    pub deflate: Option<pimap_codec::compress::DeflateStream>,
-    /// Inner commands of the current macro run that failed: (index of first failure).
-    pub macro_failed: Option<u32>,
-    /// The inner command of a macro run being executed (its tag and index).
-    pub inner: Option<(Tag, usize)>,
-    pub closed: bool,
-    /// Plain (uncompressed) octets handed to the caller for transmission so far.
-    pub written: u64,
-    /// `XRESUME` as the client sent it before login: `Some(None)` for `XRESUME NONE`.
-    pub resume_from: Option<Option<pimap_types::ResumeCursor>>,
-    /// The stream position just after this connection's `* OK [XRESUME n]` line.
-    pub resume_base: Option<u64>,
-    /// Stream position where the current XZIP capture started.
-    pub zip_start: Option<u64>,
-    /// Depth of XMACRO runs in progress (inner commands still queued).
-    pub macro_depth: usize,
-    /// When the connection was accepted (for the login timeout).
-    pub accepted: Instant,
-    /// The peer's address, when the caller gave it ([`Server::accept_from`]).
-    pub addr: Option<std::net::IpAddr>,
-    /// Input octets buffered in the decoder (counted in the global budget).
-    pub buffered: usize,
-    /// Output octets handed to the caller and not yet reported transmitted.
-    pub unsent: u64,
-    /// The transport is protected by TLS (implicit TLS, or after STARTTLS).
-    pub secure: bool,
-    /// STARTTLS was answered; input is ignored until [`Server::secured`].
-    pub tls_pending: bool,
-}
-
-impl Conn {
-    /// The stream position after everything written so far (valid outside XZIP captures).
-    pub fn position(&self) -> u64 {
-        self.written.saturating_add(self.wbuf.len() as u64)
-    }
-
-    /// The position relative to the `XRESUME` line (0 when none was sent).
-    pub fn resume_offset(&self) -> u64 {
-        self.position()
-            .saturating_sub(self.resume_base.unwrap_or(self.position()))
-    }
-}
-
 /// The sans-IO P-IMAP server. See the [module documentation](super).
 pub struct Server {
     pub(crate) config: ServerConfig,
@@ -184,9 +86,6 @@ impl std::fmt::Debug for Server {
             .finish_non_exhaustive()
     }
 }
-
-/// Buffer capacity an idle connection may keep.
-const IDLE_BUFFER: usize = 1024;
 
 /// How often timers are checked (session expiry and autologout have this granularity).
 const SWEEP: Duration = Duration::from_secs(30);
@@ -375,32 +274,7 @@ impl Server {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         let preauth = self.preauth_decoder_options();
-        let conn = Conn {
-            decoder: CommandDecoder::new(preauth),
-            state: ConnState::NotAuthenticated,
-            session: None,
-            work: VecDeque::new(),
-            busy: Busy::No,
-            terse: false,
-            last_input: now,
-            wbuf: BytesMut::new(),
-            capturing: 0,
-            deflate: None,
-            macro_failed: None,
-            inner: None,
-            closed: false,
-            written: 0,
-            resume_from: None,
-            resume_base: None,
-            zip_start: None,
-            macro_depth: 0,
-            accepted: now,
-            addr,
-            buffered: 0,
-            unsent: 0,
-            secure,
-            tls_pending: false,
-        };
+        let conn = Conn::new(CommandDecoder::new(preauth), now, addr, secure);
         self.conns.insert(id, conn);
         let greeting = Response::Status(StatusResponse {
             tag: None,
@@ -847,14 +721,13 @@ impl Server {
     /// Encode a response onto a connection's write buffer.
     pub(crate) fn send(&mut self, conn: ConnId, resp: &Response) {
         let dialect = self.config.dialect;
-        if let Some(c) = self.conns.get_mut(&conn) {
-            if c.closed {
-                return;
-            }
-            resp.encode_into(dialect, &mut c.wbuf);
-            if !self.dirty.contains(&conn) {
-                self.dirty.push(conn);
-            }
+        if self
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.write(dialect, resp))
+            && !self.dirty.contains(&conn)
+        {
+            self.dirty.push(conn);
         }
     }
 
@@ -872,30 +745,11 @@ impl Server {
         code: Option<Code>,
         text: &str,
     ) {
-        let terse = self.conns.get(&conn).is_some_and(|c| c.terse) && tag.is_some();
-        if let (Some(c), Some(t)) = (self.conns.get_mut(&conn), &tag) {
-            if c.inner.as_ref().is_some_and(|(it, _)| it == t) {
-                if let Some((_, i)) = c.inner.take() {
-                    if status != Status::Ok && c.macro_failed.is_none() {
-                        c.macro_failed = u32::try_from(i).ok();
-                    }
-                }
-            }
-        }
-        let text = if terse {
-            Bytes::new()
-        } else {
-            Bytes::copy_from_slice(text.as_bytes())
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
         };
-        self.send(
-            conn,
-            &Response::Status(StatusResponse {
-                tag,
-                status,
-                code,
-                text,
-            }),
-        );
+        let resp = c.status_response(tag, status, code, text);
+        self.send(conn, &resp);
     }
 
     pub(crate) fn continuation(&mut self, conn: ConnId, text: &'static str) {
@@ -911,22 +765,9 @@ impl Server {
     /// Move a connection's buffered bytes to the output queue (unless an XZIP capture holds
     /// them back).
     pub(crate) fn flush_conn(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            if c.capturing == 0 && !c.wbuf.is_empty() {
-                let plain = c.wbuf.split().freeze();
-                if c.wbuf.capacity() > IDLE_BUFFER {
-                    // The spare capacity would pin the whole allocation while idle.
-                    c.wbuf = BytesMut::new();
-                }
-                c.written = c.written.saturating_add(plain.len() as u64);
-                let data = match c.deflate.as_mut() {
-                    Some(d) => Bytes::from(d.compress(&plain)),
-                    None => plain,
-                };
-                c.unsent += data.len() as u64;
-                self.unsent_total += data.len() as u64;
-                self.out.push_back(Output::Transmit { conn, data });
-            }
+        if let Some(data) = self.conns.get_mut(&conn).and_then(Conn::take_transmit) {
+            self.unsent_total += data.len() as u64;
+            self.out.push_back(Output::Transmit { conn, data });
         }
     }
 
@@ -1024,57 +865,20 @@ impl Server {
     /// Decode every complete message into the work queue; answer `+` for synchronizing
     /// literals; BAD (with the tag when known) for undecodable input.
     pub(crate) fn read_messages(&mut self, conn: ConnId, now: Instant) {
+        let max = self.config.max_pipelined;
         loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
+            let Some(step) = self.conns.get_mut(&conn).map(|c| c.read_step(max)) else {
                 return;
             };
-            if c.closed {
-                return;
-            }
-            if c.decoder.take_continuation_request().is_some() {
-                self.continuation(conn, "Ready for literal data");
-                continue;
-            }
-            let Some(c) = self.conns.get_mut(&conn) else {
-                return;
-            };
-            match c.decoder.next() {
-                Ok(Some(msg)) => {
-                    if c.work.len() >= self.config.max_pipelined {
-                        self.status(conn, None, Status::Bye, None, "Too many pipelined commands");
-                        self.close_conn(conn, now);
-                        return;
-                    }
-                    // After COMPRESS the bytes that follow belong to the compressed stream:
-                    // stop decoding until the command has run (RFC 4978 §3). After LOGIN /
-                    // AUTHENTICATE too: what follows is framed with the limits of the state
-                    // the login leads to (small before authentication, normal after).
-                    let stop = matches!(&msg, ClientMessage::Command(cmd)
-                        if matches!(cmd.body, pimap_types::CommandBody::Compress { .. }
-                            | pimap_types::CommandBody::Login { .. }
-                            | pimap_types::CommandBody::Authenticate { .. }));
-                    c.work.push_back(Work::Msg(msg));
-                    if stop {
-                        return;
-                    }
-                }
-                Ok(None) => {
-                    // A continuation may be due for a literal announced by the last bytes.
-                    let Some(c) = self.conns.get_mut(&conn) else {
-                        return;
-                    };
-                    if c.decoder.take_continuation_request().is_some() {
-                        self.continuation(conn, "Ready for literal data");
-                        continue;
-                    }
+            match step {
+                ReadStep::Continue => {}
+                ReadStep::Continuation => self.continuation(conn, "Ready for literal data"),
+                ReadStep::TooManyPipelined => {
+                    self.status(conn, None, Status::Bye, None, "Too many pipelined commands");
+                    self.close_conn(conn, now);
                     return;
                 }
-                Err(e) => {
-                    let tag = e.tag();
-                    let text = format!("{e}");
-                    // A syntax error is answered in order with the commands before it.
-                    c.work.push_back(Work::Bad(tag, text));
-                }
+                ReadStep::Paused | ReadStep::NeedInput => return,
             }
         }
     }

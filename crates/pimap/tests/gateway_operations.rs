@@ -81,7 +81,10 @@ fn http_get(port: u16, path: &str) -> (String, String) {
     let mut all = String::new();
     s.read_to_string(&mut all).unwrap();
     let (head, body) = all.split_once("\r\n\r\n").unwrap_or((&all, ""));
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 fn value(body: &str, name: &str) -> u64 {
@@ -105,7 +108,10 @@ fn metrics_follow_connections_and_backend_failures() {
     let (status, body) = http_get(metrics, "/metrics");
     assert_eq!(status, "HTTP/1.0 200 OK");
     assert_eq!(value(&body, "pimap_gateway_device_connections"), 0);
-    assert!(body.contains("# TYPE pimap_gateway_backend_failures_total counter"), "{body}");
+    assert!(
+        body.contains("# TYPE pimap_gateway_backend_failures_total counter"),
+        "{body}"
+    );
     let mut devices = Vec::new();
     for _ in 0..2 {
         let s = TcpStream::connect((Ipv4Addr::LOCALHOST, gw.port)).unwrap();
@@ -125,9 +131,16 @@ fn metrics_follow_connections_and_backend_failures() {
     }
     assert!(answer.starts_with("a1 NO"), "{answer}");
     let (_, body) = http_get(metrics, "/metrics");
-    assert_eq!(value(&body, "pimap_gateway_device_connections"), 2, "{body}");
+    assert_eq!(
+        value(&body, "pimap_gateway_device_connections"),
+        2,
+        "{body}"
+    );
     assert_eq!(value(&body, "pimap_gateway_device_connections_total"), 2);
-    assert!(value(&body, "pimap_gateway_backend_failures_total") >= 1, "{body}");
+    assert!(
+        value(&body, "pimap_gateway_backend_failures_total") >= 1,
+        "{body}"
+    );
     assert_eq!(value(&body, "pimap_gateway_backend_logins_total"), 0);
     drop(devices);
     let (status, _) = http_get(metrics, "/other");
