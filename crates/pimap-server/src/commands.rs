@@ -1361,7 +1361,10 @@ impl Server {
         if self.sessions.len() >= self.config.max_sessions {
             return self.no(conn, tag, "Too many sessions");
         }
-        let profile = self.persistence.load(&account, &device).unwrap_or_default();
+        let profile = self
+            .persistence
+            .load_shared(&account, &device)
+            .unwrap_or_default();
         let sid = super::random::session_id(self.rng.as_mut(), self.config.session_id_len);
         let sk = self.next_session_key();
         let mut s = Session::new(

@@ -151,7 +151,7 @@ impl Server {
         };
         if let Some(d) = &s.device {
             let (u, d, p) = (s.user.clone(), d.clone(), s.profile.clone());
-            self.persistence.save(&u, &d, &p);
+            self.persistence.save_shared(&u, &d, &p);
         }
     }
 
@@ -408,7 +408,7 @@ impl Server {
         let Some(s) = self.session_mut(conn) else {
             return;
         };
-        let prefs = &mut s.profile.prefs;
+        let prefs = &mut std::sync::Arc::make_mut(&mut s.profile).prefs;
         let mut view_changed: Option<Option<Bytes>> = None;
         let result: Result<(), &'static str> = match setting {
             PrefSetting::OutbandAddress(a) => {
@@ -475,8 +475,11 @@ impl Server {
                     if act.filter_type != FilterType::Notification {
                         view_changed = Some(folder.clone());
                     }
-                    s.profile
-                        .set_filter(folder, act.filter_type, FilterRef::Named(name));
+                    std::sync::Arc::make_mut(&mut s.profile).set_filter(
+                        folder,
+                        act.filter_type,
+                        FilterRef::Named(name),
+                    );
                     Ok(())
                 }
             }
@@ -629,13 +632,15 @@ impl Server {
                 let in_view = std::iter::once(&s.profile.all_folders)
                     .chain(s.profile.folders.values())
                     .any(|f| matches!(&f.view, Some(FilterRef::Named(n)) if *n == key));
-                s.profile.named_filters.insert(
-                    key,
-                    NamedFilter {
-                        description,
-                        filter,
-                    },
-                );
+                std::sync::Arc::make_mut(&mut s.profile)
+                    .named_filters
+                    .insert(
+                        key,
+                        NamedFilter {
+                            description,
+                            filter,
+                        },
+                    );
                 if in_view {
                     self.view_filter_changed(conn, None);
                 }
@@ -691,8 +696,11 @@ impl Server {
                 if folder.is_some() && s.profile.folders.len() >= MAX_FOLDER_FILTERS {
                     return self.no(conn, tag, "Too many per-folder filters");
                 }
-                s.profile
-                    .set_filter(folder.clone(), filter_type, FilterRef::Inline(filter));
+                std::sync::Arc::make_mut(&mut s.profile).set_filter(
+                    folder.clone(),
+                    filter_type,
+                    FilterRef::Inline(filter),
+                );
                 if filter_type != FilterType::Notification {
                     self.view_filter_changed(conn, folder.as_ref());
                 }
@@ -801,7 +809,9 @@ impl Server {
                 if !s.profile.macros.contains_key(&key) && s.profile.macros.len() >= max {
                     return self.no(conn, tag, "Too many macros");
                 }
-                s.profile.macros.insert(key, templates);
+                std::sync::Arc::make_mut(&mut s.profile)
+                    .macros
+                    .insert(key, templates);
                 self.save_profile(conn);
                 self.ok(conn, tag, None, "XMACRO completed");
             }
@@ -809,7 +819,7 @@ impl Server {
                 let key = Bytes::copy_from_slice(&name.as_bytes().to_ascii_uppercase());
                 let removed = self
                     .session_mut(conn)
-                    .and_then(|s| s.profile.macros.remove(&key))
+                    .and_then(|s| std::sync::Arc::make_mut(&mut s.profile).macros.remove(&key))
                     .is_some();
                 if removed {
                     self.save_profile(conn);

@@ -2,6 +2,7 @@
 //! §3.6, §3.7), and the trait that persists it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -164,14 +165,28 @@ pub trait Persistence: Send {
     fn load(&mut self, user: &[u8], device: &[u8]) -> Option<DeviceProfile>;
     /// Store a device's profile.
     fn save(&mut self, user: &[u8], device: &[u8], profile: &DeviceProfile);
+
+    /// [`load`](Self::load) for the server's own use: an implementation that keeps
+    /// profiles in memory can hand out the profile it holds instead of a copy (the default
+    /// wraps `load`).
+    fn load_shared(&mut self, user: &[u8], device: &[u8]) -> Option<Arc<DeviceProfile>> {
+        self.load(user, device).map(Arc::new)
+    }
+
+    /// [`save`](Self::save) of the profile the session holds: an in-memory implementation
+    /// can keep the same allocation rather than a copy (the default calls `save`).
+    fn save_shared(&mut self, user: &[u8], device: &[u8], profile: &Arc<DeviceProfile>) {
+        self.save(user, device, profile);
+    }
 }
 
 /// Profiles kept in memory (the default), at most [`MemoryPersistence::DEFAULT_PER_USER`]
 /// per account: saving the profile of one more device drops the account's least recently
 /// used one (a device gone for good), so no account can grow the table without bound.
+/// A connected device's profile is shared with its session, not copied.
 #[derive(Debug)]
 pub struct MemoryPersistence {
-    profiles: HashMap<(Bytes, Bytes), (DeviceProfile, u64)>,
+    profiles: HashMap<(Bytes, Bytes), (Arc<DeviceProfile>, u64)>,
     /// Devices with a profile, per account.
     devices: HashMap<Bytes, Vec<Bytes>>,
     per_user: usize,
@@ -219,21 +234,21 @@ impl MemoryPersistence {
     }
 }
 
-impl Persistence for MemoryPersistence {
-    fn load(&mut self, user: &[u8], device: &[u8]) -> Option<DeviceProfile> {
+impl MemoryPersistence {
+    fn get(&mut self, user: &[u8], device: &[u8]) -> Option<Arc<DeviceProfile>> {
         let t = self.touch();
         let key = (Bytes::copy_from_slice(user), Bytes::copy_from_slice(device));
         self.profiles.get_mut(&key).map(|(p, used)| {
             *used = t;
-            p.clone()
+            Arc::clone(p)
         })
     }
 
-    fn save(&mut self, user: &[u8], device: &[u8], profile: &DeviceProfile) {
+    fn put(&mut self, user: &[u8], device: &[u8], profile: Arc<DeviceProfile>) {
         let t = self.touch();
         let key = (Bytes::copy_from_slice(user), Bytes::copy_from_slice(device));
         if let Some(slot) = self.profiles.get_mut(&key) {
-            *slot = (profile.clone(), t);
+            *slot = (profile, t);
             return;
         }
         let list = self.devices.entry(key.0.clone()).or_default();
@@ -254,7 +269,25 @@ impl Persistence for MemoryPersistence {
             }
         }
         list.push(key.1.clone());
-        self.profiles.insert(key, (profile.clone(), t));
+        self.profiles.insert(key, (profile, t));
+    }
+}
+
+impl Persistence for MemoryPersistence {
+    fn load(&mut self, user: &[u8], device: &[u8]) -> Option<DeviceProfile> {
+        self.get(user, device).map(|p| (*p).clone())
+    }
+
+    fn save(&mut self, user: &[u8], device: &[u8], profile: &DeviceProfile) {
+        self.put(user, device, Arc::new(profile.clone()));
+    }
+
+    fn load_shared(&mut self, user: &[u8], device: &[u8]) -> Option<Arc<DeviceProfile>> {
+        self.get(user, device)
+    }
+
+    fn save_shared(&mut self, user: &[u8], device: &[u8], profile: &Arc<DeviceProfile>) {
+        self.put(user, device, Arc::clone(profile));
     }
 }
 

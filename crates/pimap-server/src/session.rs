@@ -132,7 +132,9 @@ pub(crate) struct Session {
     pub device: Option<Bytes>,
     pub domain: Option<Bytes>,
     pub sid: String,
-    pub profile: DeviceProfile,
+    /// Shared with the persistence when it keeps profiles in memory; changed through
+    /// `Arc::make_mut` (copy on write).
+    pub profile: Arc<DeviceProfile>,
     pub selected: Option<SelectedView>,
     pub queues: HashMap<Bytes, FolderQueue>,
     pub folder_events: VecDeque<FolderEvent>,
@@ -155,7 +157,7 @@ impl Session {
         device: Option<Bytes>,
         domain: Option<Bytes>,
         sid: String,
-        profile: DeviceProfile,
+        profile: Arc<DeviceProfile>,
         now: Instant,
     ) -> Self {
         Self {
