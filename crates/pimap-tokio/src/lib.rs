@@ -44,6 +44,8 @@
 #[cfg(feature = "client")]
 mod connection;
 #[cfg(feature = "server")]
+mod outbox;
+#[cfg(feature = "server")]
 mod service;
 mod transport;
 

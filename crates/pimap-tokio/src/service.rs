@@ -28,6 +28,7 @@ use pimap_server::blocking::{Notifier, Store, Submitter};
 use pimap_server::{ConnId, MailboxChange, Output, Reply, Request, RequestId, Server};
 use pimap_types::Mailbox;
 
+use crate::outbox::Outbox;
 use crate::transport::Transport;
 
 /// How a [`Service`] runs its connections.
@@ -136,7 +137,7 @@ impl<S, U, N> Clone for Parts<S, U, N> {
 /// Everything behind the lock: the server and the writers of the open connections.
 struct Shared<S, U, N> {
     server: Server,
-    writers: HashMap<ConnId, mpsc::Sender<Out>>,
+    writers: HashMap<ConnId, Arc<Outbox<Out>>>,
     parts: Parts<S, U, N>,
 }
 
@@ -157,8 +158,9 @@ where
                 Output::StartTls { conn } => self.send(conn, Out::StartTls, now),
                 Output::Close { conn } => {
                     if let Some(tx) = self.writers.remove(&conn) {
-                        // If the queue is full the task ends when the sender drops.
-                        let _ = tx.try_send(Out::Close);
+                        // If the queue is full the task ends at the close anyway.
+                        let _ = tx.push(Out::Close);
+                        tx.close();
                     }
                 }
                 Output::Notify(n) => {
@@ -182,8 +184,10 @@ where
         let Some(tx) = self.writers.get(&conn) else {
             return;
         };
-        if tx.try_send(out).is_err() {
-            self.writers.remove(&conn);
+        if !tx.push(out) {
+            if let Some(tx) = self.writers.remove(&conn) {
+                tx.close();
+            }
             self.server.handle_close(conn, now);
         }
     }
@@ -490,13 +494,20 @@ async fn connection<S, U, N>(
         let Some(tls) = options.tls.clone() else {
             return;
         };
-        match tokio::time::timeout(options.handshake_timeout, transport.accept_tls(tls)).await {
+        // Boxed: the handshake's state would otherwise be part of every idle connection's task.
+        match tokio::time::timeout(
+            options.handshake_timeout,
+            Box::pin(transport.accept_tls(tls)),
+        )
+        .await
+        {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return eprintln!("pimap-tokio: TLS handshake with {peer}: {e}"),
             Err(_) => return eprintln!("pimap-tokio: TLS handshake with {peer} timed out"),
         }
     }
-    let (tx, mut rx) = mpsc::channel(options.write_queue.max(1));
+    let rx = Arc::new(Outbox::new(options.write_queue));
+    let tx = rx.clone();
     let conn = {
         let mut st = state.lock().await;
         let now = Instant::now();
@@ -527,7 +538,7 @@ async fn connection<S, U, N>(
     let mut buf: Vec<u8> = Vec::new();
     let why = loop {
         tokio::select! {
-            out = rx.recv() => match out {
+            out = rx.pop() => match out {
                 Some(Out::Data(data)) => {
                     // (TLS holds written records until flushed.)
                     if let Err(e) = write_flush(&mut transport, &data).await {
@@ -542,7 +553,7 @@ async fn connection<S, U, N>(
                     let Some(tls) = options.tls.clone() else {
                         break "STARTTLS without a TLS configuration".to_string();
                     };
-                    let hs = tokio::time::timeout(options.handshake_timeout, transport.accept_tls(tls)).await;
+                    let hs = tokio::time::timeout(options.handshake_timeout, Box::pin(transport.accept_tls(tls))).await;
                     match hs {
                         Ok(Ok(())) => {
                             let mut st = state.lock().await;
@@ -577,7 +588,7 @@ async fn connection<S, U, N>(
     };
     // Write what the server queued before closing (e.g. BYE and the tagged LOGOUT OK).
     rx.close();
-    while let Ok(Out::Data(data)) = rx.try_recv() {
+    while let Some(Out::Data(data)) = rx.try_pop() {
         if write_flush(&mut transport, &data).await.is_err() {
             break;
         }
