@@ -216,8 +216,19 @@ impl Session {
     }
 
     /// Queue a message event; on overflow drop the folder's queue and owe RESYNC.
+    ///
+    /// The selected folder may hold `max` events more than it has messages: one command's
+    /// own effects (an EXPUNGE, STORE or COPY over the whole mailbox) are at most one event
+    /// per message, and they must reach the session that ran it, which for a plain IMAP
+    /// session has no RESYNC to fall back on.
     pub fn enqueue(&mut self, key: Bytes, ev: QueuedEvent, pushed: bool, max: usize) {
-        let selected = self.selected.as_ref().is_some_and(|s| s.key == key);
+        let in_view = self
+            .selected
+            .as_ref()
+            .filter(|s| s.key == key)
+            .map(|s| s.uids.len());
+        let selected = in_view.is_some();
+        let max = max.saturating_add(in_view.unwrap_or(0));
         let q = self.queues.entry(key).or_default();
         if q.overflowed {
             // RESYNC is already owed for this folder: later events would be numbered against

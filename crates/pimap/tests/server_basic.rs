@@ -430,3 +430,24 @@ fn shutdown_says_bye_unavailable_and_keeps_device_sessions() {
     assert_eq!(h.d.server.connection_count(), 0);
     assert!(h.d.server.has_session(b"joe", b"P1"), "kept for resumption");
 }
+
+#[test]
+fn a_command_over_more_messages_than_the_queue_limit_is_answered_in_full() {
+    // A plain IMAP session cannot be told RESYNC: its own EXPUNGE of 20 messages must come
+    // back as 20 EXPUNGE responses even with a queue limit of 5.
+    let mut store = ScriptStore::default();
+    store.add_folder("joe", "INBOX", 20);
+    let mut config = ServerConfig::default();
+    config.max_queued_events = 5;
+    let mut h = Harness::new(config, store);
+    let c = h.connect();
+    let r = h.send(c, "a1 LOGIN joe pw\r\na2 SELECT INBOX\r\n");
+    assert!(r.contains("* 20 EXISTS"), "{r}");
+    let r = h.send(
+        c,
+        "a3 STORE 1:* +FLAGS.SILENT (\\Deleted)\r\na4 EXPUNGE\r\n",
+    );
+    assert!(r.contains("a4 OK"), "{r}");
+    assert_eq!(r.matches(" EXPUNGE\r\n").count(), 20, "{r}");
+    assert!(!r.contains("RESYNC"), "{r}");
+}
