@@ -217,10 +217,10 @@ impl Session {
 
     /// Queue a message event; on overflow drop the folder's queue and owe RESYNC.
     ///
-    /// The selected folder may hold `max` events more than it has messages: one command's
-    /// own effects (an EXPUNGE, STORE or COPY over the whole mailbox) are at most one event
-    /// per message, and they must reach the session that ran it, which for a plain IMAP
-    /// session has no RESYNC to fall back on.
+    /// A plain IMAP session has no RESYNC to fall back on: its selected folder may hold
+    /// `max` events more than it has messages, since one command's own effects (an
+    /// EXPUNGE, STORE or COPY over the whole mailbox) are at most one event per message. A
+    /// device session keeps the plain limit (RESYNC is its protocol's answer).
     pub fn enqueue(&mut self, key: Bytes, ev: QueuedEvent, pushed: bool, max: usize) {
         let in_view = self
             .selected
@@ -228,7 +228,12 @@ impl Session {
             .filter(|s| s.key == key)
             .map(|s| s.uids.len());
         let selected = in_view.is_some();
-        let max = max.saturating_add(in_view.unwrap_or(0));
+        let extra = if self.device.is_none() {
+            in_view.unwrap_or(0)
+        } else {
+            0
+        };
+        let max = max.saturating_add(extra);
         let q = self.queues.entry(key).or_default();
         if q.overflowed {
             // RESYNC is already owed for this folder: later events would be numbered against
