@@ -265,12 +265,7 @@ fn output_backpressure_stops_execution_until_written() {
         .unwrap();
     let mut config = ServerConfig::default();
     config.output_budget = Some(256 * 1024);
-    let mut h = Harness::new(config, store);
-    let c = h.connect();
-    h.d.server.transmitted(c, usize::MAX, h.now);
-    h.send(c, "a1 LOGIN joe pw\r\na2 SELECT INBOX\r\n");
-    h.d.server.transmitted(c, usize::MAX, h.now);
-    let _ = h.d.run(h.now);
+    let (mut h, c) = joe_selects_inbox(config, store);
     // 200 pipelined FETCH BODY[] of a 200 KB message from a client that never reads.
     let mut pipeline = String::new();
     for i in 0..200 {
@@ -284,10 +279,7 @@ fn output_backpressure_stops_execution_until_written() {
     );
     assert!(out.len() < 500 * 1024);
     // Another user is served meanwhile.
-    let o = h.connect();
-    h.d.server.transmitted(o, usize::MAX, h.now);
-    let r = h.send(o, "z1 LOGIN ann pw\r\nz2 NOOP\r\n");
-    assert!(r.ends_with("z2 OK completed\r\n"), "{r}");
+    other_user_is_served_memory(&mut h);
     // Writing the output lets the rest run, a budget at a time.
     let mut done = 0;
     for _ in 0..1000 {
@@ -375,12 +367,7 @@ fn one_fetch_of_many_large_partials_is_produced_in_chunks() {
         fetch_requests: 0,
         largest_reply: 0,
     };
-    let mut h = Harness::new(config, store);
-    let c = h.connect();
-    h.d.server.transmitted(c, usize::MAX, h.now);
-    h.send(c, "a1 LOGIN joe pw\r\na2 SELECT INBOX\r\n");
-    h.d.server.transmitted(c, usize::MAX, h.now);
-    let _ = h.d.run(h.now);
+    let (mut h, c) = joe_selects_inbox(config, store);
     let items: Vec<String> = (0..PARTIALS)
         .map(|i| format!("BODY.PEEK[]<{i}.{SIZE}>"))
         .collect();
@@ -425,6 +412,20 @@ fn one_fetch_of_many_large_partials_is_produced_in_chunks() {
         worst_unsent <= (BUDGET + 2 * SIZE + 4096) as u64,
         "unsent output bounded by the budget plus one chunk: {worst_unsent}"
     );
+}
+
+/// joe logged in with INBOX selected, on a connection whose output so far counts as read.
+fn joe_selects_inbox<S: pimap::server::blocking::Store>(
+    config: ServerConfig,
+    store: S,
+) -> (Harness<S>, pimap::server::ConnId) {
+    let mut h = Harness::new(config, store);
+    let c = h.connect();
+    h.d.server.transmitted(c, usize::MAX, h.now);
+    h.send(c, "a1 LOGIN joe pw\r\na2 SELECT INBOX\r\n");
+    h.d.server.transmitted(c, usize::MAX, h.now);
+    let _ = h.d.run(h.now);
+    (h, c)
 }
 
 fn count(hay: &[u8], needle: &[u8]) -> usize {
