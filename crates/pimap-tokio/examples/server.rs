@@ -21,13 +21,8 @@
 //! Everything else (connection tasks, store work off the state machine, ordered changes,
 //! backpressure, TCP_NODELAY / TCP_QUICKACK) is the runtime crate's `Service`.
 
-use std::io::Write as _;
-use std::time::Duration;
-
-use pimap_server::{SearchClock, Server, ServerConfig};
-use pimap_store_memory::MemoryStore;
-use pimap_tokio::{Handle, ServeOptions, Service};
-use tokio::net::TcpListener;
+use pimap_server::ServerConfig;
+use pimap_tokio::{Listeners, ServeOptions};
 
 #[path = "shared/demo_setup.rs"]
 mod demo_setup;
@@ -36,17 +31,10 @@ use demo_setup::*;
 /// Unsent output per connection before the server stops executing its commands.
 const OUTPUT_BUDGET: usize = 1 << 20;
 
-type DemoHandle = Handle<MemoryStore, LogSubmitter, LogNotifier>;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let args = parse_args("server", 1143);
-    let imap = TcpListener::bind(("127.0.0.1", args.port)).await?;
-    let inject = match args.inject_port {
-        Some(p) => Some(TcpListener::bind(("127.0.0.1", p)).await?),
-        None => None,
-    };
-
+    let (imap, inject) = bind(&args).await?;
     let mut config = ServerConfig::default();
     config.output_budget = Some(OUTPUT_BUDGET);
     if let Some(n) = args.per_user {
@@ -56,69 +44,9 @@ async fn main() -> std::io::Result<()> {
     let tls = tls_config(&args)?;
     config.starttls = tls.is_some() && !args.implicit_tls;
     config.login_requires_tls = tls.is_some();
-    let mut server = Server::new(config);
-    server.set_unix_time(unix_now());
     let mut options = ServeOptions::default();
-    options.log_connections = true;
     options.implicit_tls = args.implicit_tls && tls.is_some();
     options.tls = tls;
-    let service = Service::new(
-        server,
-        demo_store(&args.users),
-        LogSubmitter,
-        LogNotifier,
-        options,
-    )
-    .map_err(std::io::Error::other)?;
-    let handle = service.handle();
-
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", imap.local_addr()?)?;
-        if let Some(l) = &inject {
-            writeln!(out, "inject on {}", l.local_addr()?)?;
-        }
-        out.flush()?;
-    }
-    let names: Vec<&str> = args.users.iter().map(|(u, _)| u.as_str()).collect();
-    eprintln!("users: {}", names.join(", "));
-
-    // SEARCH's notion of "today" follows the wall clock.
-    let clock = handle.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let now = SearchClock::from_unix(unix_now());
-            let _ = clock.with_store(move |s| s.set_clock(now)).await;
-        }
-    });
-    if let Some(l) = inject {
-        tokio::spawn(inject_listener(l, StoreInjector(handle.clone())));
-    }
-    let serve = service.serve(imap);
-    match args.max_seconds {
-        Some(n) => match tokio::time::timeout(Duration::from_secs(n), serve).await {
-            Ok(r) => r?,
-            Err(_) => eprintln!("--max-seconds {n} reached; exiting"),
-        },
-        None => serve.await?,
-    }
-    Ok(())
-}
-
-/// The inject port adds to the in-memory store through the service, so the change is pushed
-/// like any other.
-#[derive(Clone)]
-struct StoreInjector(DemoHandle);
-
-impl Injector for StoreInjector {
-    async fn inject(&self, user: &str, mailbox: &str, message: &[u8]) -> Option<u32> {
-        let (user, mailbox, message) = (user.to_string(), mailbox.to_string(), message.to_vec());
-        self.0
-            .with_store(move |s| s.inject(&user, &mailbox, &message, Vec::new(), None))
-            .await
-            .ok()
-            .flatten()
-    }
+    let service = demo_service(&args, config, options)?;
+    run(&args, service, inject, Listeners::new().imap(imap)).await
 }

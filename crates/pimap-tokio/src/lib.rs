@@ -13,6 +13,8 @@
 //!   work on tokio's blocking pool (one user's expensive SEARCH never stalls another's
 //!   NOOP), store changes applied in the store's order before the reply that caused them,
 //!   per-connection output budgets, graceful shutdown.
+//! * [`http`] (feature `http`): the P-IMAP HTTP binding (non-persistent and persistent
+//!   modes, HTTPS) served by the same [`Service`] beside IMAP, through [`Listeners`].
 //! * [`tls`]: rustls configurations from PEM.
 //!
 //! ```no_run
@@ -43,6 +45,8 @@
 
 #[cfg(feature = "client")]
 mod connection;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "server")]
 mod outbox;
 #[cfg(feature = "server")]
@@ -54,7 +58,7 @@ pub mod tls;
 #[cfg(feature = "client")]
 pub use connection::{Connection, ConnectionError, Security};
 #[cfg(feature = "server")]
-pub use service::{Handle, ServeError, ServeOptions, Service};
+pub use service::{Handle, Listeners, ServeError, ServeOptions, Service};
 pub use tls::TlsError;
 /// The rustls crate these types are built on (to name `rustls::ServerConfig` and the like).
 pub use tokio_rustls::rustls;

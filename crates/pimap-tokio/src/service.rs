@@ -135,13 +135,16 @@ impl<S, U, N> Clone for Parts<S, U, N> {
 }
 
 /// Everything behind the lock: the server and the writers of the open connections.
-struct Shared<S, U, N> {
-    server: Server,
+pub(crate) struct Shared<S, U, N> {
+    pub(crate) server: Server,
     writers: HashMap<ConnId, Arc<Outbox<Out>>>,
     parts: Parts<S, U, N>,
+    /// The HTTP binding's sessions and waiting handlers, when an HTTP listener is served.
+    #[cfg(feature = "http")]
+    pub(crate) http: Option<crate::http::HttpLayer>,
 }
 
-type State<S, U, N> = Arc<Mutex<Shared<S, U, N>>>;
+pub(crate) type State<S, U, N> = Arc<Mutex<Shared<S, U, N>>>;
 
 impl<S, U, N> Shared<S, U, N>
 where
@@ -149,10 +152,33 @@ where
     U: Submitter + Send + 'static,
     N: Notifier + Send + 'static,
 {
-    /// Drain the server's outputs: bytes to writers, requests and notifications to the
-    /// blocking pool.
-    fn pump(&mut self, now: Instant) {
+    /// Drain the server's outputs: bytes to writers (or to the HTTP layer for its
+    /// connections), requests and notifications to the blocking pool.
+    pub(crate) fn pump(&mut self, now: Instant) {
+        loop {
+            self.drain_outputs(now);
+            #[cfg(feature = "http")]
+            if let Some(http) = self.http.as_mut() {
+                // Closing a stuck stream makes more output; each round closes at least one
+                // stream, so this ends.
+                if http.dispatch(&mut self.server, now) {
+                    continue;
+                }
+            }
+            return;
+        }
+    }
+
+    fn drain_outputs(&mut self, now: Instant) {
         while let Some(o) = self.server.poll_output() {
+            #[cfg(feature = "http")]
+            let o = match self.http.as_mut() {
+                Some(http) => match http.sessions.handle_output(o) {
+                    Some(o) => o,
+                    None => continue,
+                },
+                None => o,
+            };
             match o {
                 Output::Transmit { conn, data } => self.send(conn, Out::Data(data), now),
                 Output::StartTls { conn } => self.send(conn, Out::StartTls, now),
@@ -356,6 +382,8 @@ where
             server,
             writers: HashMap::new(),
             parts: parts.clone(),
+            #[cfg(feature = "http")]
+            http: None,
         }));
         let (shutdown, _) = watch::channel(false);
         Ok(Service {
@@ -376,9 +404,16 @@ where
         }
     }
 
-    /// Accept connections on `listener` until [`Handle::shutdown`]; returns when every
-    /// connection task has ended.
+    /// Accept IMAP connections on `listener` until [`Handle::shutdown`]; returns when
+    /// every connection task has ended.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        self.serve_listeners(Listeners::new().imap(listener)).await
+    }
+
+    /// Serve every listener of `listeners` (IMAP and, with feature `http`, the HTTP
+    /// binding) from this one server until [`Handle::shutdown`]; returns when every
+    /// connection task has ended.
+    pub async fn serve_listeners(self, listeners: Listeners) -> io::Result<()> {
         let Service {
             state,
             parts: _,
@@ -386,27 +421,46 @@ where
             options,
             shutdown,
         } = self;
+        let imap = listeners.imap;
+        #[cfg(feature = "http")]
+        let (http_listener, http) = match listeners.http {
+            Some((listener, http_options)) => {
+                let ctx = crate::http::HttpContext::new(state.clone(), http_options, &options);
+                state.lock().await.http = Some(ctx.layer());
+                (Some(listener), Some(ctx))
+            }
+            None => (None, None),
+        };
+        #[cfg(not(feature = "http"))]
+        let http_listener: Option<TcpListener> = None;
         let mut stop = shutdown.subscribe();
         let completer = tokio::spawn(completer(state.clone(), done_rx));
         let timers = tokio::spawn(timers(state.clone(), options.tick));
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
-                r = listener.accept() => match r {
+                r = accept(imap.as_ref()) => match r {
                     Ok((tcp, peer)) => {
                         tasks.spawn(connection(tcp, peer, state.clone(), options.clone(), shutdown.subscribe()));
                     }
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        eprintln!("pimap-tokio: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    Err(e) => accept_failed(e).await,
+                },
+                r = accept(http_listener.as_ref()) => match r {
+                    Ok((tcp, peer)) => {
+                        #[cfg(feature = "http")]
+                        if let Some(ctx) = &http {
+                            tasks.spawn(ctx.clone().connection(tcp, peer, shutdown.subscribe()));
+                        }
+                        #[cfg(not(feature = "http"))]
+                        drop((tcp, peer));
                     }
+                    Err(e) => accept_failed(e).await,
                 },
                 _ = stop.changed() => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
-        drop(listener);
+        drop((imap, http_listener));
         // Connections end after writing what is queued; one whose peer never reads would
         // block its write forever, so after the grace period the rest are aborted.
         let drain = async { while tasks.join_next().await.is_some() {} };
@@ -421,6 +475,51 @@ where
         timers.abort();
         Ok(())
     }
+}
+
+/// The listeners one [`Service`] serves: IMAP (plain, STARTTLS or implicit TLS as the
+/// [`ServeOptions`] say) and, with feature `http`, the P-IMAP HTTP binding.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Listeners {
+    imap: Option<TcpListener>,
+    #[cfg(feature = "http")]
+    http: Option<(TcpListener, crate::http::HttpOptions)>,
+}
+
+impl Listeners {
+    /// No listeners yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serve IMAP on `listener`.
+    pub fn imap(mut self, listener: TcpListener) -> Self {
+        self.imap = Some(listener);
+        self
+    }
+
+    /// Serve the HTTP binding (HTTP/1.1, HTTPS when `options` carry a TLS configuration)
+    /// on `listener`; see [`crate::http`].
+    #[cfg(feature = "http")]
+    pub fn http(mut self, listener: TcpListener, options: crate::http::HttpOptions) -> Self {
+        self.http = Some((listener, options));
+        self
+    }
+}
+
+/// Accept on `listener`, or never when there is none.
+async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// EMFILE and friends: back off instead of spinning.
+async fn accept_failed(e: io::Error) {
+    eprintln!("pimap-tokio: accept failed: {e}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// Apply replies in order: the changes first, then the completion.
@@ -461,9 +560,21 @@ where
         interval.tick().await;
         let now = Instant::now();
         let mut st = state.lock().await;
+        let st = &mut *st;
         st.server.set_unix_time(unix_now());
+        let mut due = false;
         if st.server.poll_timeout().is_some_and(|t| t <= now) {
             st.server.handle_timeout(now);
+            due = true;
+        }
+        #[cfg(feature = "http")]
+        if let Some(http) = st.http.as_mut() {
+            if http.sessions.poll_timeout().is_some_and(|t| t <= now) {
+                http.sessions.handle_timeout(&mut st.server, now);
+                due = true;
+            }
+        }
+        if due {
             st.pump(now);
         }
     }

@@ -1,4 +1,4 @@
-//! Interop of the HTTP binding example (`examples/http_server.rs`, hyper + `pimap::http`)
+//! Interop of the HTTP binding example (`examples/http_server.rs`, `pimap_tokio::http`)
 //! with the real `curl` binary.
 //!
 //! The test builds the example with the cargo that runs it, starts it on free ports of

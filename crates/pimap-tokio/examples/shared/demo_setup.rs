@@ -217,20 +217,95 @@ pub fn demo_store(users: &[(String, String)]) -> MemoryStore {
     store
 }
 
-/// Where injected messages go.
-pub trait Injector: Clone + Send + 'static {
-    /// Add the message to the store and let the server push it; the UID, or `None` when
-    /// the user or mailbox does not exist.
-    fn inject(
-        &self,
-        user: &str,
-        mailbox: &str,
-        message: &[u8],
-    ) -> impl std::future::Future<Output = Option<u32>> + Send;
+/// The demo service: the in-memory store, logged submissions and notifications.
+pub type DemoService = pimap_tokio::Service<MemoryStore, LogSubmitter, LogNotifier>;
+/// Its handle: deliveries and the clock go through it.
+pub type DemoHandle = pimap_tokio::Handle<MemoryStore, LogSubmitter, LogNotifier>;
+
+/// Bind the main port and the inject port (if asked for) on 127.0.0.1 and print their
+/// addresses (`listening on ...`, `inject on ...`) for the tests that start the examples.
+pub async fn bind(args: &Args) -> std::io::Result<(TcpListener, Option<TcpListener>)> {
+    use std::io::Write as _;
+    let main = TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let inject = match args.inject_port {
+        Some(p) => Some(TcpListener::bind(("127.0.0.1", p)).await?),
+        None => None,
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {}", main.local_addr()?)?;
+    if let Some(l) = &inject {
+        writeln!(out, "inject on {}", l.local_addr()?)?;
+    }
+    out.flush()?;
+    Ok((main, inject))
+}
+
+/// A service over the demo store with the users of `args`, connections logged.
+pub fn demo_service(
+    args: &Args,
+    config: pimap::server::ServerConfig,
+    mut options: pimap_tokio::ServeOptions,
+) -> std::io::Result<DemoService> {
+    let mut server = pimap::server::Server::new(config);
+    server.set_unix_time(unix_now());
+    options.log_connections = true;
+    let names: Vec<&str> = args.users.iter().map(|(u, _)| u.as_str()).collect();
+    eprintln!("users: {}", names.join(", "));
+    let store = demo_store(&args.users);
+    pimap_tokio::Service::new(server, store, LogSubmitter, LogNotifier, options)
+        .map_err(std::io::Error::other)
+}
+
+/// Serve `listeners` (and the inject port) until `--max-seconds`, if given.
+pub async fn run(
+    args: &Args,
+    service: DemoService,
+    inject: Option<TcpListener>,
+    listeners: pimap_tokio::Listeners,
+) -> std::io::Result<()> {
+    let handle = service.handle();
+    follow_wall_clock(handle.clone());
+    if let Some(l) = inject {
+        tokio::spawn(inject_listener(l, handle));
+    }
+    let serve = service.serve_listeners(listeners);
+    match args.max_seconds {
+        Some(n) => match tokio::time::timeout(Duration::from_secs(n), serve).await {
+            Ok(r) => r,
+            Err(_) => {
+                eprintln!("--max-seconds {n} reached; exiting");
+                Ok(())
+            }
+        },
+        None => serve.await,
+    }
+}
+
+/// Keep SEARCH's notion of "today" on the wall clock.
+pub fn follow_wall_clock(handle: DemoHandle) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now = SearchClock::from_unix(unix_now());
+            let _ = handle.with_store(move |s| s.set_clock(now)).await;
+        }
+    });
+}
+
+/// Add a message to the store through the service, so the change reaches the sessions
+/// like any other; the UID, or `None` when the user or mailbox does not exist.
+async fn inject(handle: &DemoHandle, user: &str, mailbox: &str, message: Vec<u8>) -> Option<u32> {
+    let (user, mailbox) = (user.to_string(), mailbox.to_string());
+    handle
+        .with_store(move |s| s.inject(&user, &mailbox, &message, Vec::new(), None))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Serve the inject port: one task per connection.
-pub async fn inject_listener<I: Injector>(listener: TcpListener, target: I) {
+pub async fn inject_listener(listener: TcpListener, target: DemoHandle) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -250,7 +325,7 @@ pub async fn inject_listener<I: Injector>(listener: TcpListener, target: I) {
 }
 
 /// `INJECT <user> <mailbox> <octets>\r\n<message>` -> `OK <uid>` / `NO <reason>`, repeatedly.
-pub async fn inject_connection<I: Injector>(stream: TcpStream, target: I) -> std::io::Result<()> {
+pub async fn inject_connection(stream: TcpStream, target: DemoHandle) -> std::io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let mut line = Vec::new();
@@ -288,7 +363,7 @@ pub async fn inject_connection<I: Injector>(stream: TcpStream, target: I) -> std
         let mut message = vec![0u8; size];
         rd.read_exact(&mut message).await?;
 
-        let reply = target.inject(&user, &mailbox, &message).await;
+        let reply = inject(&target, &user, &mailbox, message).await;
         match reply {
             Some(uid) => {
                 eprintln!("inject: {size} octets to {user}/{mailbox}, uid {uid}");
