@@ -241,6 +241,9 @@ struct ConnInfo {
     role: Role,
     /// The greeting (the first response) is still to be swallowed.
     greeting_left: bool,
+    /// The start of a response whose rest comes in the next transmission (the server
+    /// hands a large literal over as its own transmission).
+    partial: Vec<u8>,
 }
 
 /// The server side of the HTTP binding over a sans-IO [`Server`]. See the
@@ -469,6 +472,7 @@ impl HttpSessions {
                     ConnInfo {
                         role: Role::Cookie(cookie.clone()),
                         greeting_left: true,
+                        partial: Vec::new(),
                     },
                 );
                 self.sessions.insert(
@@ -530,6 +534,7 @@ impl HttpSessions {
             ConnInfo {
                 role: Role::Stream,
                 greeting_left: !self.config.persistent_greeting,
+                partial: Vec::new(),
             },
         );
         Ok(conn)
@@ -609,17 +614,24 @@ impl HttpSessions {
     }
 
     /// Bytes the server transmits on `conn`. Returns `false` (and does nothing) when the
-    /// connection is not ours. The server emits whole responses per transmission; an
-    /// incomplete tail is treated as one response.
+    /// connection is not ours. A response may span transmissions (a large literal comes as
+    /// its own); its start is kept until the rest arrives, so each message handed on is a
+    /// whole response.
     pub fn on_transmit(&mut self, conn: ConnId, data: &[u8]) -> bool {
         let Some(info) = self.conns.get_mut(&conn) else {
             return false;
         };
-        let (complete, rest) = split_messages(data);
-        let mut messages: Vec<&[u8]> = complete;
-        if !rest.is_empty() {
-            messages.push(rest);
-        }
+        let joined;
+        let data = if info.partial.is_empty() {
+            data
+        } else {
+            info.partial.extend_from_slice(data);
+            joined = std::mem::take(&mut info.partial);
+            &joined[..]
+        };
+        let (messages, rest) = split_messages(data);
+        info.partial = rest.to_vec();
+        let mut messages: Vec<&[u8]> = messages;
         if info.greeting_left && !messages.is_empty() {
             info.greeting_left = false;
             messages.remove(0);

@@ -722,6 +722,32 @@ mod sessions {
     }
 
     #[test]
+    fn a_response_split_over_transmissions_is_one_message() {
+        let now = Instant::now();
+        let mut d = driver();
+        let mut h = sessions(HttpConfig::default());
+        let s = h.open_stream(&mut d.server, now).unwrap();
+        let _ = pump(&mut d, &mut h, now);
+        // The server hands a large literal over as its own transmission.
+        assert!(h.on_transmit(s, b"* 1 FETCH (BODY[] {5}\r\n"));
+        assert!(h.on_transmit(s, b"hello"));
+        assert!(h.on_transmit(s, b")\r\na1 OK done\r\n"));
+        let mut messages = Vec::new();
+        while let Some(ev) = h.poll_event() {
+            if let HttpEvent::StreamData { messages: m, .. } = ev {
+                messages.extend(m);
+            }
+        }
+        assert_eq!(
+            messages,
+            [
+                Bytes::from_static(b"* 1 FETCH (BODY[] {5}\r\nhello)\r\n"),
+                Bytes::from_static(b"a1 OK done\r\n"),
+            ]
+        );
+    }
+
+    #[test]
     fn persistent_stream_one_message_per_chunk() {
         let now = Instant::now();
         let mut d = driver();

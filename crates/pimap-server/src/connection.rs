@@ -17,6 +17,11 @@ use super::request::RequestId;
 /// Buffer capacity an idle connection may keep.
 pub(crate) const IDLE_BUFFER: usize = 1024;
 
+/// Literals of at least this many octets (a message body from the store) are handed to the
+/// caller as their own transmission, sharing the store's bytes, instead of being copied into
+/// the write buffer (not under COMPRESS or while an XZIP capture holds the output).
+pub(crate) const SHARED_LITERAL: usize = 64 * 1024;
+
 /// IMAP connection state (RFC 3501 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ConnState {
@@ -68,6 +73,12 @@ pub(crate) struct Conn {
     pub busy: Busy,
     pub terse: bool,
     pub last_input: Instant,
+    /// Output ready before [`wbuf`](Self::wbuf): segments split off it around shared
+    /// literals, in wire order.
+    pub queued: VecDeque<Bytes>,
+    /// Octets in [`queued`](Self::queued).
+    pub queued_len: usize,
+    /// Output being assembled (after [`queued`](Self::queued)).
     pub wbuf: BytesMut,
     /// Nesting of XZIP captures: output is held back while non-zero.
     pub capturing: usize,
@@ -105,7 +116,12 @@ pub(crate) struct Conn {
 impl Conn {
     /// The stream position after everything written so far (valid outside XZIP captures).
     pub fn position(&self) -> u64 {
-        self.written.saturating_add(self.wbuf.len() as u64)
+        self.written.saturating_add(self.pending_len() as u64)
+    }
+
+    /// Output octets written and not yet handed to the caller.
+    pub fn pending_len(&self) -> usize {
+        self.queued_len + self.wbuf.len()
     }
 
     /// The position relative to the `XRESUME` line (0 when none was sent).
@@ -147,6 +163,8 @@ impl Conn {
             busy: Busy::No,
             terse: false,
             last_input: now,
+            queued: VecDeque::new(),
+            queued_len: 0,
             wbuf: BytesMut::new(),
             capturing: 0,
             deflate: None,
@@ -172,7 +190,16 @@ impl Conn {
         if self.closed {
             return false;
         }
-        resp.encode_into(dialect, &mut self.wbuf);
+        if self.capturing > 0 || self.deflate.is_some() {
+            resp.encode_into(dialect, &mut self.wbuf);
+            return true;
+        }
+        let mut segments = Vec::new();
+        resp.encode_segments(dialect, &mut self.wbuf, SHARED_LITERAL, &mut segments);
+        for seg in segments {
+            self.queued_len += seg.len();
+            self.queued.push_back(seg);
+        }
         true
     }
 
@@ -209,17 +236,26 @@ impl Conn {
         })
     }
 
-    /// The buffered bytes to transmit (compressed under COMPRESS), unless an XZIP capture
-    /// holds them back; counted as unsent until the caller reports them transmitted.
+    /// The next buffered bytes to transmit (compressed under COMPRESS), unless an XZIP
+    /// capture holds them back; counted as unsent until the caller reports them
+    /// transmitted. Call until `None`: a shared literal comes as its own transmission.
     pub fn take_transmit(&mut self) -> Option<Bytes> {
-        if self.capturing > 0 || self.wbuf.is_empty() {
+        if self.capturing > 0 {
             return None;
         }
-        let plain = self.wbuf.split().freeze();
-        if self.wbuf.capacity() > IDLE_BUFFER {
-            // The spare capacity would pin the whole allocation while idle.
-            self.wbuf = BytesMut::new();
-        }
+        let plain = if let Some(seg) = self.queued.pop_front() {
+            self.queued_len -= seg.len();
+            seg
+        } else if self.wbuf.is_empty() {
+            return None;
+        } else {
+            let plain = self.wbuf.split().freeze();
+            if self.wbuf.capacity() > IDLE_BUFFER {
+                // The spare capacity would pin the whole allocation while idle.
+                self.wbuf = BytesMut::new();
+            }
+            plain
+        };
         self.written = self.written.saturating_add(plain.len() as u64);
         let data = match self.deflate.as_mut() {
             Some(d) => Bytes::from(d.compress(&plain)),
@@ -358,5 +394,39 @@ mod tests {
         assert_eq!(c.unsent, (plain.len() + wire.len()) as u64);
         c.closed = true;
         assert!(!c.write(dialect, &ok), "nothing is written once closed");
+    }
+
+    #[test]
+    fn a_large_literal_is_its_own_transmission_sharing_the_bytes() {
+        use pimap_types::{Data, FetchItem, IString, Section};
+        let dialect = Dialect::default();
+        let body = Bytes::from(vec![b'x'; SHARED_LITERAL]);
+        let fetch = Response::Data(Data::Fetch {
+            seq: 1,
+            items: vec![FetchItem::BodySection {
+                section: Section::default(),
+                origin: None,
+                data: Some(IString::new(body.clone()).unwrap()),
+            }],
+        });
+        let mut c = conn();
+        assert!(c.write(dialect, &fetch));
+        let whole = fetch.to_bytes(dialect);
+        assert_eq!(c.position(), whole.len() as u64);
+        let mut pieces = Vec::new();
+        while let Some(p) = c.take_transmit() {
+            pieces.push(p);
+        }
+        assert_eq!(pieces.len(), 3, "head, the literal, the rest");
+        assert_eq!(pieces[1].as_ptr(), body.as_ptr(), "not copied");
+        assert_eq!(pieces.concat(), whole.to_vec());
+        assert_eq!(c.unsent, whole.len() as u64);
+        // Under COMPRESS the output is compressed anyway: one transmission.
+        c.deflate = Some(DeflateStream::new(1, Limits::default()));
+        assert!(c.write(dialect, &fetch));
+        let wire = c.take_transmit().unwrap();
+        assert_eq!(c.take_transmit(), None);
+        let mut peer = DeflateStream::new(1, Limits::default());
+        assert_eq!(peer.decompress(&wire).unwrap(), whole.to_vec());
     }
 }

@@ -395,7 +395,7 @@ impl Server {
         };
         self.conns.get(&conn).is_some_and(|c| {
             // Output not yet handed out (still in the write buffer) counts too.
-            let pending = c.unsent.saturating_add(c.wbuf.len() as u64);
+            let pending = c.unsent.saturating_add(c.pending_len() as u64);
             pending > budget as u64
                 || (pending > 0 && self.unsent_total > self.config.global_output_budget as u64)
         })
@@ -765,7 +765,7 @@ impl Server {
     /// Move a connection's buffered bytes to the output queue (unless an XZIP capture holds
     /// them back).
     pub(crate) fn flush_conn(&mut self, conn: ConnId) {
-        if let Some(data) = self.conns.get_mut(&conn).and_then(Conn::take_transmit) {
+        while let Some(data) = self.conns.get_mut(&conn).and_then(Conn::take_transmit) {
             self.unsent_total += data.len() as u64;
             self.out.push_back(Output::Transmit { conn, data });
         }

@@ -101,10 +101,16 @@ impl Encoder {
         }
     }
 
-    /// `nstring`: `NIL` or a string.
+    /// `nstring`: `NIL` or a string (a large one possibly shared, see
+    /// [`Encoder::literal_bytes`]).
     #[inline]
     pub(crate) fn nstring(&mut self, s: Option<&IString>) {
         match s {
+            Some(s) if self.share_min.is_some_and(|m| s.len() >= m) => {
+                let b = s.to_bytes();
+                let binary = memchr::memchr(0, &b).is_some();
+                self.literal_bytes(&b, binary);
+            }
             Some(s) => self.string(s.as_bytes()),
             None => self.raw(b"NIL"),
         }
@@ -149,7 +155,7 @@ impl Encoder {
     /// A literal or literal8 argument.
     #[inline]
     pub(crate) fn literal8(&mut self, l: &Literal8) {
-        self.literal(&l.data, l.binary);
+        self.literal_bytes(&l.data, l.binary);
     }
 
     /// Human-readable text up to the end of a line, verbatim (the text is uninterpreted:

@@ -59,6 +59,11 @@ pub struct Encoder {
     pub(crate) literals: Vec<(usize, usize, LiteralMode)>,
     /// Whether literals are written by a client (may be synchronizing).
     pub(crate) client: bool,
+    /// Literals of at least this many octets whose data is a [`Bytes`] are not copied but
+    /// handed out as their own segment (see [`Encode::encode_segments`]).
+    pub(crate) share_min: Option<usize>,
+    /// The output before each shared literal, and the literal, in wire order.
+    pub(crate) segments: Vec<Bytes>,
 }
 
 impl Encoder {
@@ -69,6 +74,8 @@ impl Encoder {
             opts,
             literals: Vec::new(),
             client: false,
+            share_min: None,
+            segments: Vec::new(),
         }
     }
     /// New encoder appending to `buf`.
@@ -78,6 +85,8 @@ impl Encoder {
             opts,
             literals: Vec::new(),
             client: false,
+            share_min: None,
+            segments: Vec::new(),
         }
     }
     /// The dialect being written.
@@ -160,6 +169,25 @@ impl Encoder {
         self.raw(data);
         self.literals.push((start, self.buf.len(), mode));
     }
+
+    /// A literal whose data the caller already holds as [`Bytes`]: when the encoder shares
+    /// literals of this size, the announcement ends the current segment and the data
+    /// becomes the next one, uncopied; otherwise as [`literal`](Self::literal).
+    pub(crate) fn literal_bytes(&mut self, data: &Bytes, binary: bool) {
+        let share = !self.client && self.share_min.is_some_and(|m| data.len() >= m);
+        if !share {
+            return self.literal(data, binary);
+        }
+        if binary {
+            self.byte(b'~');
+        }
+        self.byte(b'{');
+        self.num(data.len() as u64);
+        self.raw(b"}\r\n");
+        let head = self.buf.split().freeze();
+        self.segments.push(head);
+        self.segments.push(data.clone());
+    }
 }
 
 /// Implemented by every command and response (and [`pimap_types::ClientMessage`]).
@@ -179,6 +207,50 @@ pub trait Encode {
         let mut enc = Encoder::with_buffer(buf, EncodeOptions::new(dialect));
         enc.client = self.from_client();
         self.encode(&mut enc);
+        *out = enc.into_bytes();
+    }
+
+    /// Append the encoding to `out`, except that literals of at least `share_min` octets
+    /// held as [`Bytes`] (a message body the store returned) are not copied: the output up
+    /// to such a literal's announcement is split off `out` and pushed onto `segments`,
+    /// followed by the literal's own `Bytes`. The wire order is `segments` (as pushed),
+    /// then what is left in `out`. Server-to-client messages only; a client message is
+    /// encoded into `out` whole.
+    ///
+    /// ```
+    /// use bytes::{Bytes, BytesMut};
+    /// use pimap_codec::{Dialect, Encode};
+    /// use pimap_types::{FetchItem, Response, Data, IString, Section};
+    ///
+    /// let body = Bytes::from(vec![b'x'; 100_000]);
+    /// let resp = Response::Data(Data::Fetch {
+    ///     seq: 1,
+    ///     items: vec![FetchItem::BodySection {
+    ///         section: Section::default(),
+    ///         origin: None,
+    ///         data: Some(IString::new(body.clone()).unwrap()),
+    ///     }],
+    /// });
+    /// let (mut out, mut segments) = (BytesMut::new(), Vec::new());
+    /// resp.encode_segments(Dialect::default(), &mut out, 64 * 1024, &mut segments);
+    /// assert_eq!(&segments[0][..], b"* 1 FETCH (BODY[] {100000}\r\n");
+    /// assert_eq!(segments[1].as_ptr(), body.as_ptr(), "the body is not copied");
+    /// assert_eq!(&out[..], b")\r\n");
+    /// ```
+    fn encode_segments(
+        &self,
+        dialect: Dialect,
+        out: &mut BytesMut,
+        share_min: usize,
+        segments: &mut Vec<Bytes>,
+    ) {
+        let buf = std::mem::take(out);
+        let mut enc = Encoder::with_buffer(buf, EncodeOptions::new(dialect));
+        enc.client = self.from_client();
+        enc.share_min = Some(share_min);
+        enc.segments = std::mem::take(segments);
+        self.encode(&mut enc);
+        *segments = std::mem::take(&mut enc.segments);
         *out = enc.into_bytes();
     }
 

@@ -103,7 +103,7 @@ impl Encoder {
     /// Binary-capable data: always a literal8 (`~{n}`), or `NIL`.
     fn literal8_or_nil(&mut self, d: Option<&bytes::Bytes>) {
         match d {
-            Some(d) => self.literal(d, true),
+            Some(d) => self.literal_bytes(d, true),
             None => self.raw(b"NIL"),
         }
     }
@@ -448,14 +448,14 @@ impl Encoder {
             Data::XZip { framing, data } => match framing {
                 XZipFraming::XZip => {
                     self.raw(b"XZIP ");
-                    self.literal(data, true);
+                    self.literal_bytes(data, true);
                 }
-                XZipFraming::Bare => self.literal(data, false),
+                XZipFraming::Bare => self.literal_bytes(data, false),
             },
             Data::XZipPart { part, data } => {
                 self.raw(b"XZIP");
                 self.bracket_part(part);
-                self.literal(data, true);
+                self.literal_bytes(data, true);
             }
             Data::XDeliverCapability(v) => {
                 self.raw(b"XDELIVER CAPABILITY ");
