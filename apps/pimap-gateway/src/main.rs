@@ -42,17 +42,14 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Mutex};
 
 use pimap::server::{Server, ServerConfig};
-use pimap_tokio::Transport;
+use pimap_tokio::{ServeOptions, Writers};
 
 mod backend;
 mod config;
@@ -65,7 +62,7 @@ mod watcher;
 mod worker;
 
 use config::{parse_args, unix_now, NotifyCfg};
-use shared::{Out, Shared, State};
+use shared::{Shared, State};
 
 /// Chunks queued for one device connection before it counts as stuck and is dropped.
 pub(crate) const WRITE_QUEUE: usize = 1024;
@@ -76,8 +73,6 @@ pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(200);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How long a shutdown waits for device connections to take their BYE.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Device connection tasks still running (a shutdown waits for them to finish writing).
-static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 /// Longest TLS handshake of a device connection (implicit TLS or STARTTLS).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -124,15 +119,18 @@ async fn main() -> std::io::Result<()> {
         NotifyCfg::Udp(to) => Some((std::net::UdpSocket::bind(("127.0.0.1", 0))?, to)),
         NotifyCfg::Log => None,
     };
-    let state: State = Arc::new(Mutex::new(Shared {
-        server,
-        writers: HashMap::new(),
-        workers: HashMap::new(),
-        cache: HashMap::new(),
-        watch_events: HashMap::new(),
-        udp,
-        cfg: cfg.clone(),
-    }));
+    let state: State = Arc::new_cyclic(|me| {
+        Mutex::new(Shared {
+            server,
+            writers: Writers::new(WRITE_QUEUE),
+            me: me.clone(),
+            workers: HashMap::new(),
+            cache: HashMap::new(),
+            watch_events: HashMap::new(),
+            udp,
+            cfg: cfg.clone(),
+        })
+    });
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", listener.local_addr()?)?;
@@ -146,7 +144,21 @@ async fn main() -> std::io::Result<()> {
     if let Some(metrics) = metrics {
         tokio::spawn(metrics::serve(metrics, state.clone(), Instant::now()));
     }
-    let accept = accept_loop(listener, state.clone(), tls, cfg.implicit_tls);
+    // The device connections are pimap-tokio's connection loop over this state.
+    let mut options = ServeOptions::default();
+    options.implicit_tls = cfg.implicit_tls && tls.is_some();
+    options.tls = tls;
+    options.handshake_timeout = HANDSHAKE_TIMEOUT;
+    options.shutdown_grace = SHUTDOWN_GRACE;
+    options.write_queue = WRITE_QUEUE;
+    options.log_connections = true;
+    let (stop, stopped) = watch::channel(false);
+    let serving = tokio::spawn(pimap_tokio::serve_imap(
+        listener,
+        state.clone(),
+        options,
+        stopped,
+    ));
     let deadline = async {
         match cfg.max_seconds {
             Some(n) => tokio::time::sleep(Duration::from_secs(n)).await,
@@ -155,32 +167,24 @@ async fn main() -> std::io::Result<()> {
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        () = accept => {}
         () = deadline => eprintln!("--max-seconds reached; shutting down"),
         _ = term.recv() => eprintln!("SIGTERM; shutting down"),
         _ = tokio::signal::ctrl_c() => eprintln!("SIGINT; shutting down"),
     }
     shutdown(&state).await;
+    let _ = stop.send(true);
+    let _ = serving.await;
     Ok(())
 }
 
-/// Stop serving: no new connections (the listener is dropped with the accept loop), every
-/// device connection gets `* BYE [UNAVAILABLE]` and is closed once its queued output is
-/// written (at most [`SHUTDOWN_GRACE`] for peers that do not read).
+/// Stop serving: every device connection gets `* BYE [UNAVAILABLE]` and a close; the
+/// connection loop then writes what is queued and ends (at most [`SHUTDOWN_GRACE`] for peers
+/// that do not read), and the listener is dropped.
 async fn shutdown(state: &State) {
-    {
-        let mut st = state.lock().await;
-        let now = Instant::now();
-        st.server.shutdown_connections(now);
-        st.pump(state, now);
-    }
-    let start = Instant::now();
-    while start.elapsed() < SHUTDOWN_GRACE {
-        if state.lock().await.writers.is_empty() && CONNECTIONS.load(Ordering::Relaxed) == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut st = state.lock().await;
+    let now = Instant::now();
+    st.server.shutdown_connections(now);
+    st.pump(state, now);
 }
 
 async fn timers(state: State) {
@@ -195,141 +199,4 @@ async fn timers(state: State) {
             st.pump(&state, now);
         }
     }
-}
-
-async fn accept_loop(listener: TcpListener, state: State, tls: Option<Tls>, implicit: bool) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let tls = tls.clone();
-                let state = state.clone();
-                CONNECTIONS.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(async move {
-                    connection(stream, peer, state, tls, implicit).await;
-                    CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
-                });
-            }
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
-/// The TLS configuration of device connections.
-type Tls = Arc<pimap_tokio::rustls::ServerConfig>;
-
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    state: State,
-    tls: Option<Tls>,
-    implicit: bool,
-) {
-    let _ = stream.set_nodelay(true);
-    let mut stream = Transport::Plain(stream);
-    let secure = match (&tls, implicit) {
-        (Some(config), true) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.accept_tls(config.clone())).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => return eprintln!("{peer}: TLS handshake failed: {e}"),
-                Err(_) => return eprintln!("{peer}: TLS handshake timed out"),
-            }
-        }
-        _ => false,
-    };
-    let (tx, mut rx) = mpsc::channel(WRITE_QUEUE);
-    let conn = {
-        let mut st = state.lock().await;
-        let now = Instant::now();
-        // The per-address cap applies to remote peers; loopback is a local proxy or test.
-        let addr = (!peer.ip().is_loopback()).then(|| peer.ip());
-        let accepted = match (secure, addr) {
-            (true, addr) => st.server.accept_secure(now, addr),
-            (false, Some(ip)) => st.server.accept_from(now, ip),
-            (false, None) => st.server.accept(now),
-        };
-        match accepted {
-            Ok(conn) => {
-                metrics::DEVICE_CONNECTIONS.inc();
-                st.writers.insert(conn, tx);
-                st.pump(&state, now);
-                conn
-            }
-            Err(e) => {
-                eprintln!("refusing {peer}: {e}");
-                let _ = stream.write_all(b"* BYE too many connections\r\n").await;
-                return;
-            }
-        }
-    };
-    eprintln!("conn {}: accepted from {peer}", conn.0);
-    let mut buf = vec![0u8; 16 * 1024];
-    let why = loop {
-        tokio::select! {
-            out = rx.recv() => match out {
-                Some(Out::Data(data)) => {
-                    if let Err(e) = stream.write_all(&data).await {
-                        break format!("write failed: {e}");
-                    }
-                    let mut st = state.lock().await;
-                    let now = Instant::now();
-                    st.server.transmitted(conn, data.len(), now);
-                    st.pump(&state, now);
-                }
-                Some(Out::StartTls) => {
-                    let Some(config) = tls.clone() else {
-                        break "STARTTLS without a TLS configuration".to_string();
-                    };
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.accept_tls(config)).await {
-                        Ok(Ok(())) => {
-                            let mut st = state.lock().await;
-                            let _ = st.server.secured(conn);
-                            st.pump(&state, Instant::now());
-                        }
-                        Ok(Err(e)) => break format!("STARTTLS handshake failed: {e}"),
-                        Err(_) => break "STARTTLS handshake timed out".to_string(),
-                    }
-                }
-                Some(Out::Close) => break "closed by server".to_string(),
-                None => break "dropped by server".to_string(),
-            },
-            n = stream.read(&mut buf) => {
-                let n = match n {
-                    Ok(0) => break "closed by peer".to_string(),
-                    Ok(n) => n,
-                    Err(e) => break format!("read failed: {e}"),
-                };
-                // ACK at once: a client's Nagle must not wait for our delayed ACK.
-                #[cfg(target_os = "linux")]
-                if let Some(tcp) = stream.tcp() {
-                    let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
-                }
-                let mut st = state.lock().await;
-                let now = Instant::now();
-                if let Err(e) = st.server.handle_input(conn, &buf[..n], now) {
-                    break format!("server: {e}");
-                }
-                st.pump(&state, now);
-            }
-        }
-    };
-    rx.close();
-    while let Some(Out::Data(data)) = rx.recv().await {
-        // (A STARTTLS or Close after the connection ended is moot.)
-        if stream.write_all(&data).await.is_err() {
-            break;
-        }
-    }
-    let _ = stream.shutdown().await;
-    {
-        let mut st = state.lock().await;
-        let now = Instant::now();
-        if st.writers.remove(&conn).is_some() {
-            st.server.handle_close(conn, now);
-            st.pump(&state, now);
-        }
-    }
-    eprintln!("conn {}: {why}", conn.0);
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,14 +18,7 @@ use pimap::server::{
     Reply, Request, RequestId, Server, StoreOp,
 };
 use pimap::types::{Flag, Mailbox};
-
-/// What a device connection's task is told to do.
-pub(crate) enum Out {
-    Data(Bytes),
-    /// Run the TLS handshake (after the STARTTLS OK, which was queued before).
-    StartTls,
-    Close,
-}
+use pimap_tokio::{Host, Writers};
 
 /// Work for a user's command worker.
 pub(crate) enum Job {
@@ -60,7 +53,10 @@ impl MailboxCache {
 
 pub(crate) struct Shared {
     pub(crate) server: Server,
-    pub(crate) writers: HashMap<ConnId, mpsc::Sender<Out>>,
+    /// The device connections' write queues (the connection tasks are pimap-tokio's).
+    pub(crate) writers: Writers,
+    /// This state itself, for the tasks that requests start.
+    pub(crate) me: Weak<Mutex<Shared>>,
     pub(crate) workers: HashMap<Bytes, mpsc::UnboundedSender<Job>>,
     pub(crate) cache: HashMap<(Bytes, Bytes), MailboxCache>,
     /// Per user: event batches the watch connection has seen (INBOX events, folders the
@@ -85,30 +81,10 @@ impl Shared {
     /// Drain the server's outputs: bytes to the device connections, requests to the workers.
     pub(crate) fn pump(&mut self, state: &State, now: Instant) {
         while let Some(o) = self.server.poll_output() {
+            let Some(o) = self.writers.route(&mut self.server, o, now) else {
+                continue;
+            };
             match o {
-                Output::Transmit { conn, data } => {
-                    let Some(tx) = self.writers.get(&conn) else {
-                        continue;
-                    };
-                    if tx.try_send(Out::Data(data)).is_err() {
-                        eprintln!("conn {}: output queue full or closed; dropping", conn.0);
-                        self.writers.remove(&conn);
-                        self.server.handle_close(conn, now);
-                    }
-                }
-                Output::StartTls { conn } => {
-                    if let Some(tx) = self.writers.get(&conn) {
-                        if tx.try_send(Out::StartTls).is_err() {
-                            self.writers.remove(&conn);
-                            self.server.handle_close(conn, now);
-                        }
-                    }
-                }
-                Output::Close { conn } => {
-                    if let Some(tx) = self.writers.remove(&conn) {
-                        let _ = tx.try_send(Out::Close);
-                    }
-                }
                 Output::Notify(n) => self.notify(&n),
                 Output::Request { id, request, .. } => self.route(state, id, request, now),
                 _ => {}
@@ -344,6 +320,26 @@ impl Shared {
             .and_then(|c| c.msgs.get(&uid))
             .map(|(_, p)| p.clone())
             .unwrap_or_else(|| Arc::new(MessageProps::new(0, None)))
+    }
+}
+
+impl Host for Shared {
+    fn server(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    fn writers(&mut self) -> &mut Writers {
+        &mut self.writers
+    }
+
+    fn pump(&mut self, now: Instant) {
+        if let Some(state) = self.me.upgrade() {
+            Shared::pump(self, &state, now);
+        }
+    }
+
+    fn accepted(&mut self, _conn: ConnId, _peer: SocketAddr) {
+        crate::metrics::DEVICE_CONNECTIONS.inc();
     }
 }
 

@@ -45,6 +45,8 @@
 
 #[cfg(feature = "client")]
 mod connection;
+#[cfg(feature = "server")]
+mod host;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "server")]
@@ -57,6 +59,8 @@ pub mod tls;
 
 #[cfg(feature = "client")]
 pub use connection::{Connection, ConnectionError, Security};
+#[cfg(feature = "server")]
+pub use host::{serve_imap, Host, Writers};
 #[cfg(feature = "server")]
 pub use service::{Handle, Listeners, ServeError, ServeOptions, Service};
 pub use tls::TlsError;

@@ -13,23 +13,20 @@
 //! with [`ServerConfig::output_budget`](pimap_server::ServerConfig) set, a peer that stops
 //! reading stops its own commands and pushes, not the process.
 
-use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio_rustls::rustls;
 
 use pimap_server::blocking::{Notifier, Store, Submitter};
-use pimap_server::{ConnId, MailboxChange, Output, Reply, Request, RequestId, Server};
+use pimap_server::{MailboxChange, Output, Reply, Request, RequestId, Server};
 use pimap_types::Mailbox;
 
-use crate::outbox::Outbox;
-use crate::transport::Transport;
+use crate::host::{Host, Writers};
 
 /// How a [`Service`] runs its connections.
 #[derive(Clone)]
@@ -102,13 +99,6 @@ pub enum ServeError {
     NoTlsConfig,
 }
 
-/// What a connection's task is told to do.
-enum Out {
-    Data(Bytes),
-    StartTls,
-    Close,
-}
-
 /// A store or submission reply, with the store changes to feed before it.
 struct Done {
     id: Option<RequestId>,
@@ -137,7 +127,7 @@ impl<S, U, N> Clone for Parts<S, U, N> {
 /// Everything behind the lock: the server and the writers of the open connections.
 pub(crate) struct Shared<S, U, N> {
     pub(crate) server: Server,
-    writers: HashMap<ConnId, Arc<Outbox<Out>>>,
+    writers: Writers,
     parts: Parts<S, U, N>,
     /// The HTTP binding's sessions and waiting handlers, when an HTTP listener is served.
     #[cfg(feature = "http")]
@@ -179,16 +169,10 @@ where
                 },
                 None => o,
             };
+            let Some(o) = self.writers.route(&mut self.server, o, now) else {
+                continue;
+            };
             match o {
-                Output::Transmit { conn, data } => self.send(conn, Out::Data(data), now),
-                Output::StartTls { conn } => self.send(conn, Out::StartTls, now),
-                Output::Close { conn } => {
-                    if let Some(tx) = self.writers.remove(&conn) {
-                        // If the queue is full the task ends at the close anyway.
-                        let _ = tx.push(Out::Close);
-                        tx.close();
-                    }
-                }
                 Output::Notify(n) => {
                     let notifier = self.parts.notifier.clone();
                     tokio::task::spawn_blocking(move || {
@@ -205,17 +189,24 @@ where
             }
         }
     }
+}
 
-    fn send(&mut self, conn: ConnId, out: Out, now: Instant) {
-        let Some(tx) = self.writers.get(&conn) else {
-            return;
-        };
-        if !tx.push(out) {
-            if let Some(tx) = self.writers.remove(&conn) {
-                tx.close();
-            }
-            self.server.handle_close(conn, now);
-        }
+impl<S, U, N> Host for Shared<S, U, N>
+where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    fn server(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    fn writers(&mut self) -> &mut Writers {
+        &mut self.writers
+    }
+
+    fn pump(&mut self, now: Instant) {
+        Shared::pump(self, now);
     }
 }
 
@@ -380,7 +371,7 @@ where
         };
         let state = Arc::new(Mutex::new(Shared {
             server,
-            writers: HashMap::new(),
+            writers: Writers::new(options.write_queue),
             parts: parts.clone(),
             #[cfg(feature = "http")]
             http: None,
@@ -421,56 +412,30 @@ where
             options,
             shutdown,
         } = self;
-        let imap = listeners.imap;
-        #[cfg(feature = "http")]
-        let (http_listener, http) = match listeners.http {
-            Some((listener, http_options)) => {
-                let ctx = crate::http::HttpContext::new(state.clone(), http_options, &options);
-                state.lock().await.http = Some(ctx.layer());
-                (Some(listener), Some(ctx))
-            }
-            None => (None, None),
-        };
-        #[cfg(not(feature = "http"))]
-        let http_listener: Option<TcpListener> = None;
-        let mut stop = shutdown.subscribe();
         let completer = tokio::spawn(completer(state.clone(), done_rx));
         let timers = tokio::spawn(timers(state.clone(), options.tick));
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                r = accept(imap.as_ref()) => match r {
-                    Ok((tcp, peer)) => {
-                        tasks.spawn(connection(tcp, peer, state.clone(), options.clone(), shutdown.subscribe()));
-                    }
-                    Err(e) => accept_failed(e).await,
-                },
-                r = accept(http_listener.as_ref()) => match r {
-                    Ok((tcp, peer)) => {
-                        #[cfg(feature = "http")]
-                        if let Some(ctx) = &http {
-                            tasks.spawn(ctx.clone().connection(tcp, peer, shutdown.subscribe()));
-                        }
-                        #[cfg(not(feature = "http"))]
-                        drop((tcp, peer));
-                    }
-                    Err(e) => accept_failed(e).await,
-                },
-                _ = stop.changed() => break,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        let imap = async {
+            if let Some(l) = listeners.imap {
+                crate::host::serve_imap(l, state.clone(), options.clone(), shutdown.subscribe())
+                    .await;
             }
-        }
-        drop((imap, http_listener));
-        // Connections end after writing what is queued; one whose peer never reads would
-        // block its write forever, so after the grace period the rest are aborted.
-        let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(options.shutdown_grace, drain)
-            .await
-            .is_err()
-        {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
+        };
+        #[cfg(feature = "http")]
+        let http = async {
+            if let Some((l, http_options)) = listeners.http {
+                crate::http::serve_http(
+                    l,
+                    state.clone(),
+                    http_options,
+                    &options,
+                    shutdown.subscribe(),
+                )
+                .await;
+            }
+        };
+        #[cfg(not(feature = "http"))]
+        let http = async {};
+        tokio::join!(imap, http);
         completer.abort();
         timers.abort();
         Ok(())
@@ -506,20 +471,6 @@ impl Listeners {
         self.http = Some((listener, options));
         self
     }
-}
-
-/// Accept on `listener`, or never when there is none.
-async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, std::net::SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// EMFILE and friends: back off instead of spinning.
-async fn accept_failed(e: io::Error) {
-    eprintln!("pimap-tokio: accept failed: {e}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// Apply replies in order: the changes first, then the completion.
@@ -577,144 +528,5 @@ where
         if due {
             st.pump(now);
         }
-    }
-}
-
-async fn write_flush(transport: &mut Transport, data: &[u8]) -> io::Result<()> {
-    transport.write_all(data).await?;
-    transport.flush().await
-}
-
-/// One connection: transport input to the server, the channel's output to the transport.
-async fn connection<S, U, N>(
-    tcp: TcpStream,
-    peer: std::net::SocketAddr,
-    state: State<S, U, N>,
-    options: ServeOptions,
-    mut stop: watch::Receiver<bool>,
-) where
-    S: Store + Send + 'static,
-    U: Submitter + Send + 'static,
-    N: Notifier + Send + 'static,
-{
-    // Answer at once: a client that writes a command and its CRLF in two segments must not
-    // wait for Nagle against its delayed ACK.
-    let _ = tcp.set_nodelay(true);
-    let mut transport = Transport::Plain(tcp);
-    if options.implicit_tls {
-        let Some(tls) = options.tls.clone() else {
-            return;
-        };
-        // Boxed: the handshake's state would otherwise be part of every idle connection's task.
-        match tokio::time::timeout(
-            options.handshake_timeout,
-            Box::pin(transport.accept_tls(tls)),
-        )
-        .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return eprintln!("pimap-tokio: TLS handshake with {peer}: {e}"),
-            Err(_) => return eprintln!("pimap-tokio: TLS handshake with {peer} timed out"),
-        }
-    }
-    let rx = Arc::new(Outbox::new(options.write_queue));
-    let tx = rx.clone();
-    let conn = {
-        let mut st = state.lock().await;
-        let now = Instant::now();
-        let addr = (options.limit_loopback || !peer.ip().is_loopback()).then_some(peer.ip());
-        let accepted = match (transport.is_tls(), addr) {
-            (true, addr) => st.server.accept_secure(now, addr),
-            (false, Some(a)) => st.server.accept_from(now, a),
-            (false, None) => st.server.accept(now),
-        };
-        match accepted {
-            Ok(conn) => {
-                st.writers.insert(conn, tx);
-                st.pump(now);
-                if options.log_connections {
-                    eprintln!("conn {}: accepted from {peer}", conn.0);
-                }
-                conn
-            }
-            Err(e) => {
-                drop(st);
-                eprintln!("pimap-tokio: refusing {peer}: {e}");
-                let _ = transport.write_all(b"* BYE too many connections\r\n").await;
-                return;
-            }
-        }
-    };
-
-    let mut buf: Vec<u8> = Vec::new();
-    let why = loop {
-        tokio::select! {
-            out = rx.pop() => match out {
-                Some(Out::Data(data)) => {
-                    // (TLS holds written records until flushed.)
-                    if let Err(e) = write_flush(&mut transport, &data).await {
-                        break format!("write failed: {e}");
-                    }
-                    let mut st = state.lock().await;
-                    let now = Instant::now();
-                    st.server.transmitted(conn, data.len(), now);
-                    st.pump(now);
-                }
-                Some(Out::StartTls) => {
-                    let Some(tls) = options.tls.clone() else {
-                        break "STARTTLS without a TLS configuration".to_string();
-                    };
-                    let hs = tokio::time::timeout(options.handshake_timeout, Box::pin(transport.accept_tls(tls))).await;
-                    match hs {
-                        Ok(Ok(())) => {
-                            let mut st = state.lock().await;
-                            let _ = st.server.secured(conn);
-                            st.pump(Instant::now());
-                        }
-                        Ok(Err(e)) => break format!("STARTTLS handshake failed: {e}"),
-                        Err(_) => break "STARTTLS handshake timed out".to_string(),
-                    }
-                }
-                Some(Out::Close) => break "closed by server".to_string(),
-                None => break "dropped by server".to_string(),
-            },
-            r = transport.read_some(&mut buf, options.read_chunk) => {
-                let n = match r {
-                    Ok(0) => break "closed by peer".to_string(),
-                    Ok(n) => n,
-                    Err(e) => break format!("read failed: {e}"),
-                };
-                transport.quick_ack();
-                let mut st = state.lock().await;
-                let now = Instant::now();
-                let fed = st.server.handle_input(conn, &buf[..n], now);
-                buf = Vec::new();
-                match fed {
-                    Ok(()) => st.pump(now),
-                    Err(e) => break format!("server: {e}"),
-                }
-            }
-            _ = stop.changed() => break "shutdown".to_string(),
-        }
-    };
-    // Write what the server queued before closing (e.g. BYE and the tagged LOGOUT OK).
-    rx.close();
-    while let Some(Out::Data(data)) = rx.try_pop() {
-        if write_flush(&mut transport, &data).await.is_err() {
-            break;
-        }
-    }
-    let _ = transport.shutdown().await;
-    {
-        let mut st = state.lock().await;
-        let now = Instant::now();
-        // The server may have closed it already; then this is a no-op.
-        if st.writers.remove(&conn).is_some() {
-            st.server.handle_close(conn, now);
-            st.pump(now);
-        }
-    }
-    if options.log_connections {
-        eprintln!("conn {}: {why}", conn.0);
     }
 }

@@ -207,7 +207,7 @@ where
             let why = loop {
                 let frame = tokio::select! {
                     f = body.frame() => f,
-                    _ = stop.changed() => break "shutdown".to_string(),
+                    _ = crate::host::stopped(&mut stop) => break "shutdown".to_string(),
                 };
                 match frame {
                     Some(Ok(frame)) => {

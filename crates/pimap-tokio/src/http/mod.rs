@@ -107,6 +107,35 @@ impl std::fmt::Debug for HttpOptions {
     }
 }
 
+/// Serve the HTTP binding of the service whose state is `state` on `listener` until `stop`
+/// turns true (persistent streams end, requests in progress finish, within
+/// `ServeOptions::shutdown_grace`).
+pub(crate) async fn serve_http<S, U, N>(
+    listener: tokio::net::TcpListener,
+    state: State<S, U, N>,
+    options: HttpOptions,
+    serve: &ServeOptions,
+    stop: watch::Receiver<bool>,
+) where
+    S: Store + Send + 'static,
+    U: Submitter + Send + 'static,
+    N: Notifier + Send + 'static,
+{
+    state.lock().await.http = Some(HttpLayer::new(options.config.clone(), options.stream_queue));
+    let ctx = HttpContext {
+        state,
+        budget: Arc::new(body::BodyBudget::new(options.body_budget)),
+        options: Arc::new(options),
+        handshake_timeout: serve.handshake_timeout,
+        log: serve.log_connections,
+    };
+    let stops = stop.clone();
+    crate::host::accept_loop(listener, stop, serve.shutdown_grace, move |tcp, peer| {
+        ctx.clone().connection(tcp, peer, stops.clone())
+    })
+    .await;
+}
+
 /// What every HTTP connection task shares.
 pub(crate) struct HttpContext<S, U, N> {
     state: State<S, U, N>,
@@ -134,21 +163,6 @@ where
     U: Submitter + Send + 'static,
     N: Notifier + Send + 'static,
 {
-    pub(crate) fn new(state: State<S, U, N>, options: HttpOptions, serve: &ServeOptions) -> Self {
-        HttpContext {
-            state,
-            budget: Arc::new(body::BodyBudget::new(options.body_budget)),
-            options: Arc::new(options),
-            handshake_timeout: serve.handshake_timeout,
-            log: serve.log_connections,
-        }
-    }
-
-    /// The layer to install in the service's shared state.
-    pub(crate) fn layer(&self) -> HttpLayer {
-        HttpLayer::new(self.options.config.clone(), self.options.stream_queue)
-    }
-
     /// Serve one HTTP connection until it ends or the service shuts down (then hyper
     /// finishes the request in progress and closes).
     pub(crate) async fn connection(
@@ -184,7 +198,7 @@ where
         tokio::pin!(conn);
         let r = tokio::select! {
             r = conn.as_mut() => r,
-            _ = stop.changed() => {
+            _ = crate::host::stopped(&mut stop) => {
                 conn.as_mut().graceful_shutdown();
                 conn.await
             }
