@@ -341,6 +341,10 @@ impl Server {
         }
     }
 
+    pub(crate) fn selected_view_of(&self, conn: ConnId) -> Option<&SelectedView> {
+        self.selected_view(conn)
+    }
+
     fn selected_view(&self, conn: ConnId) -> Option<&SelectedView> {
         self.session_of(conn)?.selected.as_ref()
     }
@@ -351,6 +355,7 @@ impl Server {
             self.deliver(conn, !job.uid);
             return self.ok(conn, job.tag, None, "FETCH completed");
         };
+        job.piece = chunk.piece.and_then(|p| Some((*chunk.uids.first()?, p)));
         let op = StoreOp::Fetch {
             mailbox: job.mailbox.clone(),
             items: job.items_of(&chunk),
@@ -720,6 +725,7 @@ impl Server {
                     mailbox,
                     items,
                     chunks,
+                    piece: None,
                 };
                 self.fetch_next(conn, Box::new(job));
             }
@@ -1074,6 +1080,11 @@ impl Server {
                 self.deliver(conn, false);
                 let code = set_of(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
                 self.ok(conn, tag, code, "APPEND completed");
+            }
+            (Pending::Fetch(mut job), Reply::Fetched(rows)) if job.piece.is_some() => {
+                if let Some((uid, piece)) = job.piece.take() {
+                    self.fetch_piece(conn, job, uid, piece, rows, now);
+                }
             }
             (Pending::Fetch(job), Reply::Fetched(rows)) => {
                 let mut out = Vec::with_capacity(rows.len());

@@ -116,8 +116,10 @@ pub struct ServerConfig {
     /// A FETCH is cut into chunks of consecutive messages by their RFC822.SIZE (from
     /// [`MessageProps::size`](super::MessageProps::size)), a message with more body items
     /// than fit is split by item (several `* n FETCH` responses), and the next chunk is
-    /// requested only when the output is below [`ServerConfig::output_budget`]. One item
-    /// larger than this (a whole large `BODY[]`) is still requested whole.
+    /// requested only when the output is below [`ServerConfig::output_budget`]. A whole
+    /// message item larger than this (`BODY[]`, `BODY.PEEK[]`, `RFC822`) is streamed: its
+    /// literal is announced with the message's `RFC822.SIZE` and its octets are requested
+    /// as partials of this size.
     pub fetch_chunk: usize,
     /// Device sessions kept (default 1 000 000); a new device beyond it is refused with NO.
     pub max_sessions: usize,

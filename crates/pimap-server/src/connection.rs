@@ -80,6 +80,12 @@ pub(crate) struct Conn {
     pub queued_len: usize,
     /// Output being assembled (after [`queued`](Self::queued)).
     pub wbuf: BytesMut,
+    /// A streamed FETCH literal is open: its octets are still to come, so every other
+    /// response written meanwhile (a BYE of a timer, say) is held in
+    /// [`held`](Self::held) until it is closed.
+    pub literal_open: bool,
+    /// Responses written while a literal is open.
+    pub held: BytesMut,
     /// Nesting of XZIP captures: output is held back while non-zero.
     pub capturing: usize,
     /// COMPRESS=DEFLATE is active (RFC 4978).
@@ -166,6 +172,8 @@ impl Conn {
             queued: VecDeque::new(),
             queued_len: 0,
             wbuf: BytesMut::new(),
+            literal_open: false,
+            held: BytesMut::new(),
             capturing: 0,
             deflate: None,
             macro_failed: None,
@@ -190,6 +198,10 @@ impl Conn {
         if self.closed {
             return false;
         }
+        if self.literal_open {
+            resp.encode_into(dialect, &mut self.held);
+            return true;
+        }
         if self.capturing > 0 || self.deflate.is_some() {
             resp.encode_into(dialect, &mut self.wbuf);
             return true;
@@ -201,6 +213,44 @@ impl Conn {
             self.queued.push_back(seg);
         }
         true
+    }
+
+    /// Output octets that go out as they are, after everything written before (a streamed
+    /// literal's piece): their own transmission, uncopied, unless an XZIP capture is
+    /// collecting the output.
+    pub fn push_segment(&mut self, seg: Bytes) {
+        if self.closed || seg.is_empty() {
+            return;
+        }
+        if self.capturing > 0 {
+            self.wbuf.extend_from_slice(&seg);
+            return;
+        }
+        if !self.wbuf.is_empty() {
+            let before = self.wbuf.split().freeze();
+            self.queued_len += before.len();
+            self.queued.push_back(before);
+        }
+        self.queued_len += seg.len();
+        self.queued.push_back(seg);
+    }
+
+    /// Start a streamed literal: `head` announces it; other responses are held until
+    /// [`close_literal`](Self::close_literal).
+    pub fn open_literal(&mut self, head: Bytes) {
+        self.push_segment(head);
+        self.literal_open = true;
+    }
+
+    /// End a streamed literal with `end` (the rest of its response) and release what was
+    /// held meanwhile.
+    pub fn close_literal(&mut self, end: Bytes) {
+        self.push_segment(end);
+        self.literal_open = false;
+        if !self.held.is_empty() {
+            let held = std::mem::take(&mut self.held);
+            self.wbuf.extend_from_slice(&held);
+        }
     }
 
     /// A tagged (or untagged) status response as this connection sends it: no text in

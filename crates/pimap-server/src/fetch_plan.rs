@@ -7,8 +7,13 @@
 //! items alone exceed it split across several requests by item (each answered as its own
 //! `* n FETCH`, which IMAP allows). The next chunk is requested only after the previous one
 //! was written and the connection's output is below its budget, so the memory one FETCH
-//! holds is about one chunk plus the output budget. A single item larger than the chunk (one
-//! `BODY[]` of a large message) is still requested whole.
+//! holds is about one chunk plus the output budget. A whole-message item larger than the
+//! chunk (`BODY[]`, `BODY.PEEK[]` or `RFC822` of a large message) is *streamed*: its
+//! response is announced with the message's size and the literal's octets are requested
+//! as partials of one chunk each ([`Piece`]), written as they come; the message's other
+//! items are answered first, in their own `* n FETCH`. (Should the store's octets not
+//! match the announced size, the item is asked for whole if nothing was written yet, and
+//! the connection is closed otherwise: a literal cannot be taken back.)
 //!
 //! Estimates come from the view's `RFC822.SIZE` of each message
 //! ([`MessageProps::size`](super::MessageProps::size)): a body item costs at most the message
@@ -38,11 +43,21 @@ pub(crate) struct FetchJob {
     pub items: Vec<FetchAttr>,
     /// Requested next, in order; the one being answered has been taken off.
     pub chunks: VecDeque<Chunk>,
+    /// The piece of a streamed item being requested (its message's UID).
+    pub piece: Option<(u32, Piece)>,
 }
 
 impl FetchJob {
     /// The attributes of one chunk.
     pub fn items_of(&self, chunk: &Chunk) -> Vec<FetchAttr> {
+        if let Some(p) = chunk.piece {
+            return self
+                .items
+                .get(p.item)
+                .and_then(|a| piece_attr(a, p))
+                .into_iter()
+                .collect();
+        }
         match &chunk.items {
             None => self.items.clone(),
             Some(idx) => idx
@@ -58,12 +73,66 @@ impl FetchJob {
 pub(crate) const PER_MESSAGE: u64 = 256;
 
 /// One store request of a FETCH: these messages, with all the command's items or with the
-/// items at these indices.
+/// items at these indices, or one piece of a streamed item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Chunk {
     pub uids: Vec<u32>,
     /// `None`: every item of the command.
     pub items: Option<Vec<usize>>,
+    /// A piece of the streamed item `items[0]` of the one message.
+    pub piece: Option<Piece>,
+}
+
+/// Octets `offset .. offset + count` of a streamed whole-message item of `size` octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Piece {
+    /// Index of the item among the command's attributes.
+    pub item: usize,
+    pub offset: u32,
+    pub count: u32,
+    /// The literal's announced size (the message's `RFC822.SIZE`).
+    pub size: u32,
+}
+
+impl Piece {
+    /// The octets the store must return for this piece.
+    pub fn expected(&self) -> usize {
+        self.count.min(self.size.saturating_sub(self.offset)) as usize
+    }
+
+    /// The literal ends with this piece.
+    pub fn is_last(&self) -> bool {
+        u64::from(self.offset) + u64::from(self.count) >= u64::from(self.size)
+    }
+}
+
+/// Items streamed when larger than a chunk: the whole message, whose size the view knows.
+fn streamable(a: &FetchAttr) -> bool {
+    match a {
+        FetchAttr::BodySection {
+            section, partial, ..
+        } => section.part.is_empty() && section.text.is_none() && partial.is_none(),
+        FetchAttr::Rfc822 => true,
+        _ => false,
+    }
+}
+
+/// The store request for one piece of a streamed item: the same octets as a partial
+/// (`BODY[]<offset.count>`); only the first piece may set `\Seen`.
+fn piece_attr(a: &FetchAttr, p: Piece) -> Option<FetchAttr> {
+    let peek = match a {
+        FetchAttr::BodySection { peek, .. } => *peek,
+        FetchAttr::Rfc822 => false,
+        _ => return None,
+    };
+    Some(FetchAttr::BodySection {
+        peek: peek || p.offset > 0,
+        section: pimap_types::Section::default(),
+        partial: Some(pimap_types::Partial {
+            origin: p.offset,
+            count: p.count,
+        }),
+    })
 }
 
 /// The octets a body item can produce for a message of `size` octets (0 for items that carry
@@ -91,43 +160,76 @@ pub(crate) fn plan(
     let mut out = VecDeque::new();
     let mut current: Vec<u32> = Vec::new();
     let mut used = 0u64;
-    for &(uid, size) in msgs {
+    for &(uid, known) in msgs {
         // An unknown size is taken as the whole budget: such a message goes alone.
-        let size = size.map_or(budget, u64::from);
+        let size = known.map_or(budget, u64::from);
         let costs: Vec<u64> = items.iter().map(|a| item_cost(a, size)).collect();
+        let streamed: Vec<usize> = match known {
+            Some(size) if splittable && u64::from(size) > budget => (0..items.len())
+                .filter(|&i| streamable(&items[i]))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let (false, Some(size)) = (streamed.is_empty(), known) {
+            close_chunk(&mut current, &mut used, &mut out);
+            let rest: Vec<u64> = costs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if streamed.contains(&i) { u64::MAX } else { *c })
+                .collect();
+            if rest.iter().any(|c| *c != u64::MAX) {
+                split_items(uid, &rest, budget, &mut out);
+            }
+            let count = u32::try_from(budget).unwrap_or(u32::MAX);
+            for item in streamed {
+                let mut offset = 0u32;
+                while offset < size {
+                    out.push_back(Chunk {
+                        uids: vec![uid],
+                        items: Some(vec![item]),
+                        piece: Some(Piece {
+                            item,
+                            offset,
+                            count,
+                            size,
+                        }),
+                    });
+                    offset = offset.saturating_add(count);
+                }
+            }
+            continue;
+        }
         let cost = PER_MESSAGE + costs.iter().sum::<u64>();
         if cost > budget && splittable && costs.iter().filter(|c| **c > 0).count() > 1 {
-            if !current.is_empty() {
-                out.push_back(Chunk {
-                    uids: std::mem::take(&mut current),
-                    items: None,
-                });
-                used = 0;
-            }
+            close_chunk(&mut current, &mut used, &mut out);
             split_items(uid, &costs, budget, &mut out);
             continue;
         }
-        if !current.is_empty() && used.saturating_add(cost) > budget {
-            out.push_back(Chunk {
-                uids: std::mem::take(&mut current),
-                items: None,
-            });
-            used = 0;
+        if used.saturating_add(cost) > budget {
+            close_chunk(&mut current, &mut used, &mut out);
         }
         current.push(uid);
         used = used.saturating_add(cost);
     }
-    if !current.is_empty() {
-        out.push_back(Chunk {
-            uids: current,
-            items: None,
-        });
-    }
+    close_chunk(&mut current, &mut used, &mut out);
     out
 }
 
+/// The messages gathered so far become a chunk (if any).
+fn close_chunk(current: &mut Vec<u32>, used: &mut u64, out: &mut VecDeque<Chunk>) {
+    if !current.is_empty() {
+        out.push_back(Chunk {
+            uids: std::mem::take(current),
+            items: None,
+            piece: None,
+        });
+    }
+    *used = 0;
+}
+
 /// One message whose items exceed the budget: the items without data go with the first
-/// group, body items are grouped greedily.
+/// group, body items are grouped greedily. Items costed `u64::MAX` are left out (they are
+/// streamed).
 fn split_items(uid: u32, costs: &[u64], budget: u64, out: &mut VecDeque<Chunk>) {
     let mut group: Vec<usize> = costs
         .iter()
@@ -137,11 +239,16 @@ fn split_items(uid: u32, costs: &[u64], budget: u64, out: &mut VecDeque<Chunk>) 
         .collect();
     let mut used = PER_MESSAGE;
     let mut has_body = false;
-    for (i, &c) in costs.iter().enumerate().filter(|(_, c)| **c > 0) {
+    let body = costs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c > 0 && **c != u64::MAX);
+    for (i, &c) in body {
         if has_body && used.saturating_add(c) > budget {
             out.push_back(Chunk {
                 uids: vec![uid],
                 items: Some(std::mem::take(&mut group)),
+                piece: None,
             });
             used = PER_MESSAGE;
         }
@@ -153,6 +260,7 @@ fn split_items(uid: u32, costs: &[u64], budget: u64, out: &mut VecDeque<Chunk>) 
         out.push_back(Chunk {
             uids: vec![uid],
             items: Some(group),
+            piece: None,
         });
     }
 }
@@ -229,5 +337,29 @@ mod tests {
     fn unknown_sizes_go_alone() {
         let p = plan(&[(1, None), (2, None)], &[body(None)], 1 << 20, true);
         assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn a_whole_large_message_is_streamed_in_pieces_after_its_other_items() {
+        let items = vec![FetchAttr::Flags, body(None), FetchAttr::Rfc822Size];
+        let size = 5 * (1 << 20) + 7;
+        let p = plan(&[(3, Some(1)), (9, Some(size))], &items, 1 << 20, true);
+        assert_eq!(p[0].uids, [3], "the small message before goes alone");
+        assert_eq!(
+            p[1].items.as_deref(),
+            Some(&[0, 2][..]),
+            "the other items first"
+        );
+        let pieces: Vec<Piece> = p.iter().skip(2).map(|c| c.piece.unwrap()).collect();
+        assert_eq!(pieces.len(), 6);
+        assert!(pieces.iter().all(|x| x.item == 1 && x.size == size));
+        assert_eq!(pieces[5].offset, 5 << 20);
+        assert_eq!(pieces[5].expected(), 7);
+        assert!(pieces[5].is_last() && !pieces[4].is_last());
+        // A partial, or a message within the chunk, is not streamed.
+        let p = plan(&[(9, Some(size))], &[body(Some(10))], 1 << 20, true);
+        assert!(p.iter().all(|c| c.piece.is_none()));
+        let p = plan(&[(9, Some(1000))], &[body(None)], 1 << 20, true);
+        assert!(p.iter().all(|c| c.piece.is_none()));
     }
 }

@@ -88,6 +88,7 @@ mod commands;
 mod config;
 mod connection;
 mod fetch_plan;
+mod fetch_stream;
 pub mod filter;
 mod ledger;
 mod outband;

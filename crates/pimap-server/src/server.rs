@@ -731,6 +731,13 @@ impl Server {
         }
     }
 
+    /// The connection has output to flush.
+    pub(crate) fn mark_dirty(&mut self, conn: ConnId) {
+        if self.conns.contains_key(&conn) && !self.dirty.contains(&conn) {
+            self.dirty.push(conn);
+        }
+    }
+
     pub(crate) fn send_data(&mut self, conn: ConnId, data: Data) {
         self.send(conn, &Response::Data(data));
     }

@@ -339,6 +339,43 @@ fn compare(direct: &Answer, gateway: &Answer, want_uid: bool) -> Result<(), Stri
     }
 }
 
+/// The answers differ only in what they announce of the mailbox (EXISTS, EXPUNGE).
+fn same_but_announcements(direct: &Answer, gateway: &Answer) -> bool {
+    let strip = |a: &Answer| Answer {
+        exists: None,
+        expunged: Vec::new(),
+        ..a.clone()
+    };
+    compare(&strip(direct), &strip(gateway), true).is_ok()
+        || compare(&strip(direct), &strip(gateway), false).is_ok()
+}
+
+/// A server may announce a change made outside the session (Dovecot's own delivery, the
+/// gateway's watch connection seeing it a moment later) at any later command: poll both
+/// sides with NOOP until they have announced the same (5 s at most), and give the answers
+/// with what the polls announced merged in. A change one side never announces still
+/// diverges.
+fn settle(direct: &mut Raw, gateway: &mut Raw, mut da: Answer, mut ga: Answer) -> (Answer, Answer) {
+    // (`exists` is the count after the answer's announcements, in their order.)
+    let merge = |a: &mut Answer, more: Answer| {
+        match (more.exists, a.exists.as_mut()) {
+            (Some(e), _) => a.exists = Some(e),
+            (None, Some(e)) => *e = e.saturating_sub(more.expunged.len() as u32),
+            (None, None) => {}
+        }
+        a.expunged.extend(more.expunged);
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (da.exists, &da.expunged) != (ga.exists, &ga.expunged) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let (u, s) = direct.cmd(b"NOOP");
+        merge(&mut da, normalise(u, s, false));
+        let (u, s) = gateway.cmd(b"NOOP");
+        merge(&mut ga, normalise(u, s, false));
+    }
+    (da, ga)
+}
+
 // ------------------------------------------------------------------------------------------
 // the gateway process
 
@@ -770,6 +807,11 @@ fn gateway_answers_like_dovecot() {
         {
             ga.status = da.status.clone();
         }
+        let (da, ga) = if compare(&da, &ga, want_uid).is_err() && same_but_announcements(&da, &ga) {
+            settle(&mut direct.clients[c], &mut gateway.clients[c], da, ga)
+        } else {
+            (da, ga)
+        };
         if let Err(e) = compare(&da, &ga, want_uid) {
             panic!(
                 "seed {seed} step {step}: client {c} (selected {:?}, {} messages) `{shown}` \

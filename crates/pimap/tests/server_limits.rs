@@ -352,22 +352,8 @@ fn one_fetch_of_many_large_partials_is_produced_in_chunks() {
     const SIZE: usize = 1_000_000;
     const PARTIALS: usize = 100;
     const BUDGET: usize = 256 << 10;
-    let mut store = MemoryStore::new();
-    store.add_user("joe", "pw");
-    store.add_user("ann", "pw");
     let msg = format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(SIZE - 18));
-    store
-        .inject("joe", "INBOX", msg.as_bytes(), Vec::new(), None)
-        .unwrap();
-    let mut config = ServerConfig::default();
-    config.output_budget = Some(BUDGET);
-    config.fetch_chunk = BUDGET;
-    let store = Measured {
-        inner: store,
-        fetch_requests: 0,
-        largest_reply: 0,
-    };
-    let (mut h, c) = joe_selects_inbox(config, store);
+    let (mut h, c) = joe_selects_a_large_message(msg.as_bytes(), BUDGET);
     let items: Vec<String> = (0..PARTIALS)
         .map(|i| format!("BODY.PEEK[]<{i}.{SIZE}>"))
         .collect();
@@ -412,6 +398,101 @@ fn one_fetch_of_many_large_partials_is_produced_in_chunks() {
         worst_unsent <= (BUDGET + 2 * SIZE + 4096) as u64,
         "unsent output bounded by the budget plus one chunk: {worst_unsent}"
     );
+}
+
+#[test]
+fn a_whole_large_message_is_streamed_from_the_store_in_chunks() {
+    // One BODY[] of a message eleven times the chunk: announced with its size, its octets
+    // asked for one chunk at a time as the output drains, never held whole.
+    const SIZE: usize = 2_800_000;
+    const BUDGET: usize = 256 << 10;
+    let msg: Vec<u8> = format!("Subject: big\r\n\r\n{}\r\n", "0123456789".repeat(SIZE / 10))
+        .into_bytes()[..SIZE - 2]
+        .iter()
+        .copied()
+        .chain(*b"\r\n")
+        .collect();
+    let (mut h, c) = joe_selects_a_large_message(&msg, BUDGET);
+    let mut wire = h.send_raw(c, b"f1 FETCH 1 (UID BODY[])\r\n");
+    let mut worst_unsent = h.d.server.unsent(c).unwrap();
+    // Another user is served while the FETCH waits for its output to be read.
+    other_user_is_served_memory(&mut h);
+    for _ in 0..1000 {
+        if count(&wire, b"f1 OK FETCH") > 0 {
+            break;
+        }
+        let n = h.d.server.unsent(c).unwrap() as usize;
+        for a in h.d.transmitted(c, n, h.now) {
+            if let Action::Transmit(_, b) = a {
+                wire.extend_from_slice(&b);
+            }
+        }
+        worst_unsent = worst_unsent.max(h.d.server.unsent(c).unwrap());
+    }
+    // The responses, decoded: the message whole in one BODY[], \Seen set, then OK.
+    let mut d = pimap::codec::ResponseDecoder::default();
+    d.feed(&wire);
+    let mut body = None;
+    let mut seen = false;
+    let mut tagged = None;
+    while let Some(r) = d.next().expect("well-formed responses") {
+        match r {
+            pimap::types::Response::Data(pimap::types::Data::Fetch { seq: 1, items }) => {
+                for i in items {
+                    match i {
+                        pimap::types::FetchItem::BodySection { data, .. } => {
+                            body = data.map(|d| d.to_bytes())
+                        }
+                        pimap::types::FetchItem::Flags(f) => {
+                            seen |= f.contains(&pimap::types::Flag::Seen)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            pimap::types::Response::Status(s) if s.tag.is_some() => tagged = Some(s.status),
+            _ => {}
+        }
+    }
+    assert_eq!(tagged, Some(pimap::types::Status::Ok));
+    assert!(body.as_deref() == Some(&msg[..]), "BODY[] is the message");
+    assert!(seen, "BODY[] set \\Seen and said so");
+    let store = &h.d.store;
+    assert!(
+        store.largest_reply <= BUDGET,
+        "each store reply holds one chunk: {}",
+        store.largest_reply
+    );
+    assert!(
+        store.fetch_requests >= SIZE / BUDGET,
+        "{}",
+        store.fetch_requests
+    );
+    assert!(
+        worst_unsent <= (2 * BUDGET + 4096) as u64,
+        "unsent output bounded by the budget plus one chunk: {worst_unsent}"
+    );
+}
+
+/// joe (and ann) with `msg` in joe's INBOX, output budget and FETCH chunk `budget`, the
+/// store's FETCH replies measured; joe has INBOX selected.
+fn joe_selects_a_large_message(
+    msg: &[u8],
+    budget: usize,
+) -> (Harness<Measured<MemoryStore>>, pimap::server::ConnId) {
+    let mut store = MemoryStore::new();
+    store.add_user("joe", "pw");
+    store.add_user("ann", "pw");
+    store.inject("joe", "INBOX", msg, Vec::new(), None).unwrap();
+    let mut config = ServerConfig::default();
+    config.output_budget = Some(budget);
+    config.fetch_chunk = budget;
+    let store = Measured {
+        inner: store,
+        fetch_requests: 0,
+        largest_reply: 0,
+    };
+    joe_selects_inbox(config, store)
 }
 
 /// joe logged in with INBOX selected, on a connection whose output so far counts as read.

@@ -15,6 +15,7 @@ use pimap_types::LiteralMode;
 
 pub use self::core::is_astring_atom;
 pub(crate) use self::core::*;
+pub use self::response::{fetch_literal_head, StreamedItem, FETCH_LITERAL_END};
 
 /// Options for encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

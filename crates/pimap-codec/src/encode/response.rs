@@ -512,3 +512,77 @@ impl Encoder {
         }
     }
 }
+
+/// The item of a `* n FETCH` response whose literal is sent in pieces after
+/// [`fetch_literal_head`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamedItem<'a> {
+    /// `BODY[section]` (no origin: the whole section).
+    Body(&'a pimap_types::Section),
+    /// `RFC822`.
+    Rfc822,
+}
+
+/// What ends a response begun with [`fetch_literal_head`] once its literal's octets are
+/// sent.
+pub const FETCH_LITERAL_END: &[u8] = b")\r\n";
+
+/// The start of `* seq FETCH (items... ITEM {size}` up to and including the literal's
+/// announcement, for a server that sends the literal's `size` octets as they come from its
+/// store and then [`FETCH_LITERAL_END`]. `items` come first, as [`Data::Fetch`] writes them.
+///
+/// ```
+/// use pimap_codec::encode::{fetch_literal_head, StreamedItem, FETCH_LITERAL_END};
+/// use pimap_codec::{decode_response, DecoderOptions, Dialect};
+/// use pimap_types::{Data, FetchItem, IString, Response, Section};
+///
+/// let section = Section::default();
+/// let head = fetch_literal_head(
+///     Dialect::default(), 7, &[FetchItem::Uid(42)], StreamedItem::Body(&section), 5,
+/// );
+/// assert_eq!(&head[..], b"* 7 FETCH (UID 42 BODY[] {5}\r\n");
+/// let wire = [&head[..], b"hel", b"lo", FETCH_LITERAL_END].concat();
+/// let decoded = decode_response(&wire, DecoderOptions::default()).unwrap();
+/// assert_eq!(
+///     decoded,
+///     Some(Response::Data(Data::Fetch {
+///         seq: 7,
+///         items: vec![
+///             FetchItem::Uid(42),
+///             FetchItem::BodySection {
+///                 section,
+///                 origin: None,
+///                 data: Some(IString::new(&b"hello"[..]).unwrap()),
+///             },
+///         ],
+///     }))
+/// );
+/// ```
+pub fn fetch_literal_head(
+    dialect: crate::Dialect,
+    seq: u32,
+    items: &[FetchItem],
+    streamed: StreamedItem<'_>,
+    size: u64,
+) -> bytes::Bytes {
+    let mut enc = Encoder::new(super::EncodeOptions::new(dialect));
+    enc.raw(b"* ");
+    enc.num(u64::from(seq));
+    enc.raw(b" FETCH (");
+    for item in items {
+        enc.fetch_item(item);
+        enc.sp();
+    }
+    match streamed {
+        StreamedItem::Body(section) => {
+            enc.raw(b"BODY");
+            enc.section(section);
+        }
+        StreamedItem::Rfc822 => enc.raw(b"RFC822"),
+    }
+    enc.raw(b" {");
+    enc.num(size);
+    enc.raw(b"}\r\n");
+    enc.into_bytes().freeze()
+}
