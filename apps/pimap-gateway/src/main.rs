@@ -95,11 +95,8 @@ async fn main() -> std::io::Result<()> {
     let mut config = ServerConfig::default();
     // Backpressure: connection tasks report what they wrote (`transmitted`).
     config.output_budget = Some(1 << 20);
-    // MOVE is passed through (natively, or as COPY + STORE + UID EXPUNGE where the backend
-    // lacks it; see store_op).
-    if let Ok(a) = pimap::types::Atom::new(&b"MOVE"[..]) {
-        config.capabilities.push(pimap::types::Capability(a));
-    }
+    // MOVE (in the default capabilities) is passed through: natively, or as COPY + STORE
+    // + UID EXPUNGE where the backend lacks it (see store_op).
     // TLS toward devices: STARTTLS (LOGIN refused before it), or implicit TLS.
     let tls = match &cfg.tls {
         Some((cert, key)) => {

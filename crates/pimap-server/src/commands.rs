@@ -1133,7 +1133,6 @@ impl Server {
                     destination,
                 },
             ) => {
-                self.deliver(conn, false);
                 let code = match (set_of(&source), set_of(&destination)) {
                     (Some(source), Some(destination)) => Some(Code::CopyUid {
                         uid_validity,
@@ -1142,6 +1141,15 @@ impl Server {
                     }),
                     _ => None,
                 };
+                if name == "MOVE" {
+                    // RFC 6851 4.3: COPYUID in an untagged OK before the EXPUNGEs.
+                    if code.is_some() {
+                        self.status(conn, None, Status::Ok, code, "Moved UIDs");
+                    }
+                    self.deliver(conn, false);
+                    return self.ok(conn, tag, None, "MOVE completed");
+                }
+                self.deliver(conn, false);
                 self.ok(conn, tag, code, &format!("{name} completed"));
             }
             (Pending::FilterGetAll { tag, filter_type }, Reply::List(entries)) => {
@@ -1188,12 +1196,18 @@ impl Server {
         } else {
             None
         };
-        let (uids, sizes): (Vec<u32>, Vec<u32>) = snap
+        let visible: Vec<&super::request::MessageSnapshot> = snap
             .messages
             .iter()
             .filter(|m| filter.as_ref().is_none_or(|f| f.matches(&m.props, &clock)))
-            .map(|m| (m.uid, m.props.size))
-            .unzip();
+            .collect();
+        // RFC 3501 7.1: the sequence number of the first message without \Seen.
+        let first_unseen = visible
+            .iter()
+            .position(|m| !m.flags.contains(&pimap_types::Flag::Seen))
+            .and_then(|i| u32::try_from(i + 1).ok());
+        let (uids, sizes): (Vec<u32>, Vec<u32>) =
+            visible.iter().map(|m| (m.uid, m.props.size)).unzip();
         let view = SelectedView {
             mailbox: mailbox.clone(),
             key,
@@ -1201,6 +1215,7 @@ impl Server {
             uids,
             sizes,
             snapshot_uid_next: snap.uid_next,
+            flags: snap.flags.clone(),
         };
         let exists = view.exists();
         if !s.is_device() {
@@ -1217,6 +1232,15 @@ impl Server {
         self.send_data(conn, Data::Flags(snap.flags.clone()));
         self.send_data(conn, Data::Exists(exists));
         self.send_data(conn, Data::Recent(0));
+        if let Some(n) = first_unseen {
+            self.status(
+                conn,
+                None,
+                Status::Ok,
+                Some(Code::Unseen(n)),
+                "First unseen.",
+            );
+        }
         self.status(
             conn,
             None,

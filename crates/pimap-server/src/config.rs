@@ -219,6 +219,10 @@ pub fn default_capabilities(dialect: Dialect) -> Vec<Capability> {
             "XPROVISION",
             "XMACRO",
             "XRESUME",
+            "MOVE",
+            "UNSELECT",
+            "ID",
+            "NAMESPACE",
         ],
         // Individual atoms plus the revision marker: the version atom xPIMAPv1r1 would also
         // promise XCONVERT, which this server does not serve.
@@ -237,6 +241,10 @@ pub fn default_capabilities(dialect: Dialect) -> Vec<Capability> {
             "XPROVISION",
             "XMACRO",
             "XRESUME",
+            "MOVE",
+            "UNSELECT",
+            "ID",
+            "NAMESPACE",
         ],
     };
     names

@@ -58,6 +58,23 @@ pub(crate) struct SelectedView {
     /// UIDNEXT of the snapshot the view was built from: a queued arrival below it that the
     /// snapshot does not hold was expunged (or filtered) before the snapshot.
     pub snapshot_uid_next: u32,
+    /// The flags last announced with `* FLAGS`: a keyword outside them is announced anew
+    /// before the event that brings it (RFC 3501 7.2.6).
+    pub flags: Vec<Flag>,
+}
+
+impl SelectedView {
+    /// Keywords in `flags` not yet announced: added, and `* FLAGS` with the new list.
+    fn announce_keywords(&mut self, flags: &[Flag]) -> Option<Data> {
+        let mut grew = false;
+        for f in flags {
+            if matches!(f, Flag::Keyword(_)) && !self.flags.contains(f) {
+                self.flags.push(f.clone());
+                grew = true;
+            }
+        }
+        grew.then(|| Data::Flags(self.flags.clone()))
+    }
 }
 
 impl SelectedView {
@@ -311,6 +328,11 @@ impl Session {
                         break;
                     };
                     q.pushed_upto = q.pushed_upto.saturating_sub(1);
+                    if let QueuedEvent::New { flags, .. } | QueuedEvent::Flags { flags, .. } = &ev {
+                        if let Some(d) = sel.announce_keywords(flags) {
+                            out.push((d, Delivered::Written));
+                        }
+                    }
                     if keep {
                         if let Some((data, effect)) =
                             render(sel, ev.clone(), new_format, &mut resync)

@@ -61,11 +61,16 @@
 //!   empty `INBOX` behind (recorded as `Renamed` then `Created` of `INBOX`). Every new
 //!   mailbox gets the next UIDVALIDITY of a store-wide counter that starts at
 //!   [`FIRST_UID_VALIDITY`], so a store built by the same calls is always the same.
-//!   SUBSCRIBE needs an existing mailbox.
+//!   Subscriptions are names apart from the mailboxes: CREATE subscribes nothing, DELETE
+//!   leaves the name subscribed (RFC 3501 6.3.6), RENAME moves the subscriptions of the
+//!   renamed names along. SUBSCRIBE needs an existing mailbox; UNSUBSCRIBE needs a
+//!   subscribed name (existing or not).
 //! * **LIST / LSUB**: RFC 3501 patterns (`*` matches anything, `%` anything but `/`) after
 //!   the reference; `LIST "" ""` gives `(\Noselect) "/" ""`. LIST also shows missing
 //!   parents as `\Noselect`; every entry carries `\HasChildren` or `\HasNoChildren`. LSUB
-//!   gives subscribed mailboxes only.
+//!   gives the subscribed names (one whose mailbox is gone as `\Noselect`) and, where a `%`
+//!   stops above a subscribed name, its unsubscribed parent as `\Noselect` (RFC 3501
+//!   6.3.9).
 //! * **SELECT**: all messages ascending by UID; `FLAGS` are the five system flags plus the
 //!   keywords in use, `PERMANENTFLAGS` the system flags and `\*`.
 //! * **STATUS**: `MESSAGES`, `RECENT` (always 0: the store keeps no `\Recent`), `UIDNEXT`,

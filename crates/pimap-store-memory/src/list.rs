@@ -95,6 +95,15 @@ fn attribute(name: &'static str) -> Option<Flag> {
     Atom::from_static(name).ok().map(Flag::Extension)
 }
 
+/// The proper ancestors of a name (`a/b/c` -> `a`, `a/b`).
+fn ancestors_of(name: &[u8]) -> Vec<Bytes> {
+    name.iter()
+        .enumerate()
+        .filter(|(i, c)| **c == DELIMITER && *i > 0)
+        .map(|(i, _)| Bytes::copy_from_slice(name.get(..i).unwrap_or_default()))
+        .collect()
+}
+
 /// One existing mailbox, as LIST sees it.
 pub(crate) struct Listed<'a> {
     /// Canonical name.
@@ -107,9 +116,13 @@ pub(crate) struct Listed<'a> {
 ///
 /// An empty pattern gives the hierarchy delimiter entry, `(\Noselect) "/" ""`. LIST also
 /// gives the missing parents of existing mailboxes (as `\Noselect`); every entry carries
-/// `\HasChildren` or `\HasNoChildren` (RFC 3348). LSUB gives subscribed mailboxes only.
+/// `\HasChildren` or `\HasNoChildren` (RFC 3348). LSUB gives the `subscriptions` (a
+/// subscribed name whose mailbox is gone as `\Noselect`), and, as RFC 3501 6.3.9 requires,
+/// an unsubscribed parent of a subscribed name as `\Noselect` when the pattern's `%` stops
+/// at the parent's level.
 pub(crate) fn list(
     mailboxes: &[Listed<'_>],
+    subscriptions: &BTreeSet<Bytes>,
     reference: &[u8],
     pattern: &[u8],
     subscribed_only: bool,
@@ -142,12 +155,34 @@ pub(crate) fn list(
     let parents: BTreeSet<Bytes> = parents.into_iter().collect();
 
     // Candidates: (name, exists, subscribed).
-    let mut names: Vec<(Bytes, bool, bool)> = mailboxes
-        .iter()
-        .map(|m| (m.name.to_bytes(), true, m.subscribed))
-        .collect();
+    let existing: BTreeSet<&[u8]> = mailboxes.iter().map(|m| m.name.as_bytes()).collect();
+    let mut names: Vec<(Bytes, bool, bool)> = if subscribed_only {
+        let mut v: Vec<(Bytes, bool, bool)> = subscriptions
+            .iter()
+            .map(|n| (n.clone(), existing.contains(n.as_ref()), true))
+            .collect();
+        // Parents the pattern reaches while their subscribed children lie below it.
+        let mut reached: BTreeSet<Bytes> = BTreeSet::new();
+        for sub in subscriptions {
+            if matches(&full, sub, sub.as_ref() == b"INBOX") {
+                continue;
+            }
+            for p in ancestors_of(sub) {
+                if !subscriptions.contains(&p) && matches(&full, &p, p.as_ref() == b"INBOX") {
+                    reached.insert(p);
+                }
+            }
+        }
+        v.extend(reached.into_iter().map(|p| (p, false, true)));
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    } else {
+        mailboxes
+            .iter()
+            .map(|m| (m.name.to_bytes(), true, m.subscribed))
+            .collect()
+    };
     if !subscribed_only {
-        let existing: BTreeSet<&[u8]> = mailboxes.iter().map(|m| m.name.as_bytes()).collect();
         names.extend(
             parents
                 .iter()
@@ -159,7 +194,7 @@ pub(crate) fn list(
 
     let mut out = Vec::new();
     for (name, exists, subscribed) in names {
-        if subscribed_only && !(exists && subscribed) {
+        if subscribed_only && !subscribed {
             continue;
         }
         let fold = name.as_ref() == b"INBOX";
@@ -240,11 +275,16 @@ mod tests {
                 subscribed: n.as_bytes() != b"Sent/Old",
             })
             .collect();
+        let subs: BTreeSet<Bytes> = listed
+            .iter()
+            .filter(|l| l.subscribed)
+            .map(|l| l.name.to_bytes())
+            .collect();
         assert_eq!(
-            names(&list(&listed, b"", b"*", false)),
+            names(&list(&listed, &subs, b"", b"*", false)),
             ["Archive", "Archive/2024", "INBOX", "Sent", "Sent/Old"]
         );
-        let top = list(&listed, b"", b"%", false);
+        let top = list(&listed, &subs, b"", b"%", false);
         assert_eq!(names(&top), ["Archive", "INBOX", "Sent"]);
         assert!(top[0]
             .attributes
@@ -252,14 +292,48 @@ mod tests {
         assert!(top[2]
             .attributes
             .contains(&Flag::Extension(Atom::try_from("HasChildren").unwrap())));
-        assert_eq!(names(&list(&listed, b"Sent/", b"%", false)), ["Sent/Old"]);
-        assert_eq!(names(&list(&listed, b"", b"inbox", false)), ["INBOX"]);
         assert_eq!(
-            names(&list(&listed, b"", b"*", true)),
+            names(&list(&listed, &subs, b"Sent/", b"%", false)),
+            ["Sent/Old"]
+        );
+        assert_eq!(
+            names(&list(&listed, &subs, b"", b"inbox", false)),
+            ["INBOX"]
+        );
+        assert_eq!(
+            names(&list(&listed, &subs, b"", b"*", true)),
             ["Archive/2024", "INBOX", "Sent"]
         );
-        let root = list(&listed, b"", b"", false);
+        let root = list(&listed, &subs, b"", b"", false);
         assert_eq!(names(&root), [""]);
         assert_eq!(root[0].delimiter, Some(b'/'));
+    }
+
+    #[test]
+    fn lsub_gives_gone_names_and_the_noselect_parent_percent_stops_at() {
+        let boxes = [mb("INBOX"), mb("foo/bar")];
+        let listed: Vec<Listed<'_>> = boxes
+            .iter()
+            .map(|n| Listed {
+                name: n,
+                subscribed: true,
+            })
+            .collect();
+        let subs: BTreeSet<Bytes> = ["INBOX", "foo/bar", "gone"]
+            .iter()
+            .map(|s| Bytes::from(s.as_bytes().to_vec()))
+            .collect();
+        let noselect = Flag::Extension(Atom::try_from("Noselect").unwrap());
+        // RFC 3501 6.3.9: `foo/bar` subscribed, `foo` not: LSUB "" % gives foo \Noselect.
+        let top = list(&listed, &subs, b"", b"%", true);
+        assert_eq!(names(&top), ["INBOX", "foo", "gone"]);
+        assert!(top[1].attributes.contains(&noselect));
+        assert!(top[2].attributes.contains(&noselect), "gone: no mailbox");
+        assert!(!top[0].attributes.contains(&noselect));
+        // `*` reaches the subscribed name itself; the parent is not given.
+        assert_eq!(
+            names(&list(&listed, &subs, b"", b"*", true)),
+            ["INBOX", "foo/bar", "gone"]
+        );
     }
 }

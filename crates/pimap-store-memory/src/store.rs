@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: users, mailboxes and messages in memory, answering [`Request`]s.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -52,7 +52,6 @@ struct MailboxData {
     name: Mailbox,
     uid_validity: u32,
     uid_next: u32,
-    subscribed: bool,
     /// Ascending by UID.
     messages: Vec<Stored>,
 }
@@ -63,7 +62,6 @@ impl MailboxData {
             name,
             uid_validity,
             uid_next: 1,
-            subscribed: true,
             messages: Vec::new(),
         }
     }
@@ -93,6 +91,9 @@ struct User {
     password: Bytes,
     /// By canonical name (`INBOX` upper case).
     mailboxes: BTreeMap<Bytes, MailboxData>,
+    /// Subscribed names (canonical), apart from the mailboxes: a name stays subscribed
+    /// when its mailbox is deleted (RFC 3501 6.3.6) and CREATE subscribes nothing.
+    subscriptions: BTreeSet<Bytes>,
 }
 
 /// The pending changes, bounded.
@@ -390,6 +391,7 @@ impl MemoryStore {
             User {
                 password,
                 mailboxes,
+                subscriptions: [inbox.to_bytes()].into_iter().collect(),
             },
         );
         self.changes.push(&name, &inbox, MailboxChange::Created);
@@ -615,12 +617,21 @@ impl MemoryStore {
                 }
             }
             StoreOp::Subscribe { mailbox, subscribe } => {
-                match u.mailboxes.get_mut(&key_of(mailbox)) {
-                    Some(mb) => {
-                        mb.subscribed = *subscribe;
-                        Reply::Ok
+                let key = key_of(mailbox);
+                if *subscribe {
+                    if !u.mailboxes.contains_key(&key) {
+                        return no_mailbox();
                     }
-                    None => no_mailbox(),
+                    if u.subscriptions.len() >= MAX_MAILBOXES && !u.subscriptions.contains(&key) {
+                        return Reply::no("too many subscriptions");
+                    }
+                    u.subscriptions.insert(key);
+                    Reply::Ok
+                } else if u.subscriptions.remove(&key) {
+                    // Also when the mailbox is gone: the name may be unsubscribed.
+                    Reply::Ok
+                } else {
+                    Reply::no("not subscribed")
                 }
             }
             StoreOp::List {
@@ -633,11 +644,12 @@ impl MemoryStore {
                     .values()
                     .map(|m| Listed {
                         name: &m.name,
-                        subscribed: m.subscribed,
+                        subscribed: u.subscriptions.contains(&key_of(&m.name)),
                     })
                     .collect();
                 Reply::List(list::list(
                     &listed,
+                    &u.subscriptions,
                     reference.as_bytes(),
                     pattern.as_bytes(),
                     *subscribed_only,
@@ -803,6 +815,9 @@ impl MemoryStore {
                 },
             );
             changes.rename_lost(user, &old_name, &new_name);
+            if !is_inbox && u.subscriptions.remove(old) {
+                u.subscriptions.insert(new.clone());
+            }
             taken.push((new.clone(), mb));
         }
         for (k, mb) in taken {
@@ -1890,20 +1905,25 @@ mod tests {
         );
         assert_eq!(list(&mut store, "", "In%", false), ["INBOX"]);
         assert_eq!(list(&mut store, "", "", false), [""]);
-        assert_eq!(
+        // CREATE subscribes nothing; only INBOX is subscribed from the start.
+        assert_eq!(list(&mut store, "", "*", true), ["INBOX"]);
+        let subscribe = |store: &mut MemoryStore, name: &str, on: bool| {
             op(
-                &mut store,
+                store,
                 StoreOp::Subscribe {
-                    mailbox: mb("Sent"),
-                    subscribe: false
-                }
-            ),
-            Reply::Ok
-        );
+                    mailbox: mb(name),
+                    subscribe: on,
+                },
+            )
+        };
+        assert_eq!(subscribe(&mut store, "Work/Projects", true), Reply::Ok);
         assert_eq!(
-            list(&mut store, "", "*", true),
-            ["INBOX", "Work", "Work/Projects", "Work/Projects/2024"]
+            subscribe(&mut store, "Sent", false),
+            Reply::no("not subscribed")
         );
+        assert_eq!(list(&mut store, "", "*", true), ["INBOX", "Work/Projects"]);
+        // `%` stops at Work: it is given (\Noselect) for its subscribed child.
+        assert_eq!(list(&mut store, "", "%", true), ["INBOX", "Work"]);
         assert_eq!(
             op(
                 &mut store,
@@ -2270,5 +2290,51 @@ mod tests {
             let search = op(&mut store, StoreOp::Search { mailbox: mb("INBOX"), charset: None, criteria: vec![SearchKey::Text(IString::try_from("a").unwrap())] });
             prop_assert!(matches!(search, Reply::Searched(_)));
         }
+    }
+
+    #[test]
+    fn a_deleted_mailbox_stays_subscribed_until_unsubscribed() {
+        let (mut store, _) = store_with(&[]);
+        assert!(store.create_mailbox(USER, "Lists"));
+        let sub = |on: bool| StoreOp::Subscribe {
+            mailbox: mb("Lists"),
+            subscribe: on,
+        };
+        let lsub = || StoreOp::List {
+            reference: mb(""),
+            pattern: IString::try_from("*").unwrap(),
+            subscribed_only: true,
+        };
+        assert_eq!(op(&mut store, sub(true)), Reply::Ok);
+        assert_eq!(
+            op(
+                &mut store,
+                StoreOp::Delete {
+                    mailbox: mb("Lists")
+                }
+            ),
+            Reply::Ok
+        );
+        // RFC 3501 6.3.6: the name is not removed from the subscriptions unilaterally.
+        let Reply::List(v) = op(&mut store, lsub()) else {
+            panic!()
+        };
+        let gone = v
+            .iter()
+            .find(|e| e.mailbox.as_bytes() == b"Lists")
+            .expect("listed");
+        assert!(gone
+            .attributes
+            .iter()
+            .any(|a| matches!(a, Flag::Extension(x) if x.as_bytes() == b"Noselect")));
+        assert_eq!(
+            op(&mut store, sub(false)),
+            Reply::Ok,
+            "unsubscribing a gone name"
+        );
+        let Reply::List(v) = op(&mut store, lsub()) else {
+            panic!()
+        };
+        assert!(v.iter().all(|e| e.mailbox.as_bytes() != b"Lists"));
     }
 }

@@ -1,0 +1,131 @@
+//! RFC 3501 / RFC 6851 behaviour of the server over the in-memory store, each as a client
+//! sees it on the wire: `[UNSEEN n]` on SELECT, subscriptions apart from mailboxes (LSUB's
+//! `\Noselect` parent, a deleted mailbox staying subscribed), MOVE (advertised, COPYUID
+//! before the EXPUNGEs), and new keywords announced with `* FLAGS` to every session that
+//! has the mailbox selected.
+
+#[path = "support/server_harness.rs"]
+mod harness;
+
+use harness::*;
+use pimap::server::memory::MemoryStore;
+use pimap::server::ServerConfig;
+
+fn store() -> MemoryStore {
+    let mut store = MemoryStore::new();
+    store.add_user("joe", "pw");
+    for (subject, flags) in [
+        ("one", vec![pimap::types::Flag::Seen]),
+        ("two", vec![]),
+        ("three", vec![]),
+    ] {
+        let msg = format!("Subject: {subject}\r\n\r\nbody\r\n");
+        store
+            .inject("joe", "INBOX", msg.as_bytes(), flags, None)
+            .expect("delivered");
+    }
+    let _ = store.take_changes();
+    store
+}
+
+fn logged_in(h: &mut Harness<MemoryStore>) -> pimap::server::ConnId {
+    let c = h.connect();
+    let r = h.send(c, "a LOGIN joe pw\r\n");
+    assert!(r.contains("a OK"), "{r}");
+    c
+}
+
+/// The lines of `text` in order; panics naming the first of `wanted` not found after the
+/// previous one.
+fn in_order(text: &str, wanted: &[&str]) {
+    let mut rest = text;
+    for w in wanted {
+        match rest.find(w) {
+            Some(i) => rest = &rest[i + w.len()..],
+            None => panic!("{w:?} not found (in order) in:\n{text}"),
+        }
+    }
+}
+
+#[test]
+fn select_names_the_first_unseen_message() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let c = logged_in(&mut h);
+    let r = h.send(c, "b SELECT INBOX\r\n");
+    in_order(&r, &["* 3 EXISTS", "* OK [UNSEEN 2]", "b OK [READ-WRITE]"]);
+    h.send(c, "c STORE 2:3 +FLAGS (\\Seen)\r\n");
+    let r = h.send(c, "d EXAMINE INBOX\r\n");
+    assert!(!r.contains("UNSEEN"), "every message is seen: {r}");
+}
+
+#[test]
+fn subscriptions_are_names_apart_from_mailboxes() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let c = logged_in(&mut h);
+    h.send(c, "b CREATE foo/bar\r\n");
+    let r = h.send(c, "c LSUB \"\" *\r\n");
+    assert!(!r.contains("foo"), "CREATE subscribes nothing: {r}");
+    assert!(r.contains("c OK"), "{r}");
+    h.send(c, "d SUBSCRIBE foo/bar\r\n");
+    // RFC 3501 6.3.9: `%` stops at foo, which is not subscribed: foo with \Noselect.
+    let r = h.send(c, "e LSUB \"\" %\r\n");
+    assert!(r.contains("* LSUB (\\Noselect"), "{r}");
+    assert!(r.contains("\"/\" foo\r\n"), "{r}");
+    assert!(!r.contains("foo/bar"), "{r}");
+    // A deleted mailbox stays subscribed and can still be unsubscribed.
+    h.send(c, "f DELETE foo/bar\r\n");
+    let r = h.send(c, "g LSUB \"\" *\r\n");
+    assert!(r.contains("foo/bar"), "{r}");
+    let r = h.send(c, "h UNSUBSCRIBE foo/bar\r\n");
+    assert!(r.contains("h OK"), "{r}");
+    let r = h.send(c, "i LSUB \"\" *\r\n");
+    assert!(!r.contains("foo/bar"), "{r}");
+}
+
+#[test]
+fn move_is_advertised_and_sends_copyuid_before_the_expunges() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let c = h.connect();
+    let r = h.send(c, "a CAPABILITY\r\n");
+    for cap in [" MOVE", " UNSELECT", " ID", " NAMESPACE"] {
+        assert!(r.contains(cap), "{cap} not advertised: {r}");
+    }
+    h.send(c, "b LOGIN joe pw\r\n");
+    h.send(c, "c CREATE Archive\r\n");
+    h.send(c, "d SELECT INBOX\r\n");
+    let r = h.send(c, "e MOVE 1:2 Archive\r\n");
+    in_order(
+        &r,
+        &["* OK [COPYUID ", "* 1 EXPUNGE", "* 1 EXPUNGE", "e OK"],
+    );
+    assert!(!r.contains("e OK [COPYUID"), "COPYUID once, untagged: {r}");
+    let r = h.send(c, "f STATUS Archive (MESSAGES)\r\n");
+    assert!(r.contains("MESSAGES 2"), "{r}");
+}
+
+#[test]
+fn a_new_keyword_is_announced_with_flags() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let a = logged_in(&mut h);
+    let b = logged_in(&mut h);
+    let r = h.send(a, "s SELECT INBOX\r\n");
+    assert!(!r.contains("$Important"), "{r}");
+    h.send(b, "s SELECT INBOX\r\n");
+    let r = h.send(a, "t STORE 1 +FLAGS ($Important)\r\n");
+    in_order(
+        &r,
+        &[
+            "* FLAGS (",
+            "$Important)",
+            "* 1 FETCH (",
+            "$Important))",
+            "t OK",
+        ],
+    );
+    // The other session learns the keyword before the change that carries it.
+    let r = h.send(b, "n NOOP\r\n");
+    in_order(&r, &["* FLAGS (", "$Important)", "* 1 FETCH", "n OK"]);
+    // Announced once.
+    let r = h.send(a, "u STORE 2 +FLAGS ($Important)\r\n");
+    assert!(!r.contains("* FLAGS"), "{r}");
+}
