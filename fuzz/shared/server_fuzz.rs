@@ -239,6 +239,8 @@ impl Store {
                     props: m.props.clone(),
                 })
                 .collect(),
+            // The last two messages are recent: \Recent tracking is fuzzed too.
+            first_recent: Some(f.uid_next.saturating_sub(2).max(1)),
         }
     }
 

@@ -83,6 +83,7 @@ fn snapshot(n: u32) -> MailboxSnapshot {
                 props: props.clone(),
             })
             .collect(),
+        first_recent: None,
     }
 }
 

@@ -930,7 +930,9 @@ impl Server {
 
     /// Sequence-set keys name positions in the device's view: rewrite them as UID sets.
     fn rewrite_search(&self, conn: ConnId, criteria: Vec<SearchKey>) -> Vec<SearchKey> {
-        fn walk(k: SearchKey, view: &[u32]) -> SearchKey {
+        /// Sequence sets become UID sets of the view; RECENT, NEW and OLD are this
+        /// session's `\Recent` (the store does not know it).
+        fn walk(k: SearchKey, view: &[u32], recent: &SearchKey) -> SearchKey {
             match k {
                 SearchKey::SequenceSet(set) => {
                     let n = u32::try_from(view.len()).unwrap_or(u32::MAX);
@@ -945,20 +947,39 @@ impl Server {
                         None => SearchKey::None,
                     }
                 }
-                SearchKey::Not(b) => SearchKey::Not(Box::new(walk(*b, view))),
-                SearchKey::Or(a, b) => {
-                    SearchKey::Or(Box::new(walk(*a, view)), Box::new(walk(*b, view)))
+                SearchKey::Recent => recent.clone(),
+                SearchKey::New => SearchKey::And(vec![recent.clone(), SearchKey::Unseen]),
+                SearchKey::Old => SearchKey::Not(Box::new(recent.clone())),
+                SearchKey::Not(b) => SearchKey::Not(Box::new(walk(*b, view, recent))),
+                SearchKey::Or(a, b) => SearchKey::Or(
+                    Box::new(walk(*a, view, recent)),
+                    Box::new(walk(*b, view, recent)),
+                ),
+                SearchKey::And(v) => {
+                    SearchKey::And(v.into_iter().map(|k| walk(k, view, recent)).collect())
                 }
-                SearchKey::And(v) => SearchKey::And(v.into_iter().map(|k| walk(k, view)).collect()),
                 other => other,
             }
         }
-        let view: &[u32] = self
-            .session_of(conn)
-            .and_then(|s| s.selected.as_ref())
-            .map(|v| v.uids.as_slice())
-            .unwrap_or(&[]);
-        criteria.into_iter().map(|k| walk(k, view)).collect()
+        let sel = self.session_of(conn).and_then(|s| s.selected.as_ref());
+        let view: &[u32] = sel.map(|v| v.uids.as_slice()).unwrap_or(&[]);
+        let recent_uids: Vec<u32> = sel
+            .map(|v| {
+                v.recent
+                    .iter()
+                    .copied()
+                    .filter(|u| v.seq_of(*u).is_some())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let recent = match set_of(&recent_uids) {
+            Some(s) => SearchKey::Uid(s),
+            None => SearchKey::None,
+        };
+        criteria
+            .into_iter()
+            .map(|k| walk(k, view, &recent))
+            .collect()
     }
 
     fn auth_plain(&mut self, conn: ConnId, tag: Tag, data: &[u8]) {
@@ -1095,6 +1116,11 @@ impl Server {
                             items = binary_as_xzip(items, &job.xzip, level);
                         }
                         let Some(seq) = view.seq_of(u) else { continue };
+                        for i in &mut items {
+                            if let FetchItem::Flags(f) = i {
+                                *f = view.shown_flags(u, std::mem::take(f));
+                            }
+                        }
                         if job.with_uid && !items.iter().any(|i| matches!(i, FetchItem::Uid(_))) {
                             items.insert(0, FetchItem::Uid(u));
                         }
@@ -1188,6 +1214,21 @@ impl Server {
     ) {
         let key = folder_key(&mailbox);
         let clock = self.clock;
+        // `\Recent`: from the store's first recent UID, less what this server already gave
+        // to a session; a read-write SELECT takes them all.
+        let account = self.session_of(conn).map(|s| s.user.clone());
+        let (tracks_recent, recent_floor) = match (snap.first_recent, account) {
+            (Some(first), Some(user)) => {
+                let ck = (user, key.clone());
+                let claimed = self.recent_claimed.get(&ck).copied().unwrap_or(0);
+                if !read_only && !snap.read_only {
+                    let top = snap.uid_next.saturating_sub(1).max(claimed);
+                    self.recent_claimed.insert(ck, top);
+                }
+                (true, first.max(claimed.saturating_add(1)))
+            }
+            _ => (false, u32::MAX),
+        };
         let Some(s) = self.session_mut(conn) else {
             return self.no(conn, tag, "No session");
         };
@@ -1208,6 +1249,11 @@ impl Server {
             .and_then(|i| u32::try_from(i + 1).ok());
         let (uids, sizes): (Vec<u32>, Vec<u32>) =
             visible.iter().map(|m| (m.uid, m.props.size)).unzip();
+        let recent: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| *u >= recent_floor)
+            .collect();
         let view = SelectedView {
             mailbox: mailbox.clone(),
             key,
@@ -1216,7 +1262,10 @@ impl Server {
             sizes,
             snapshot_uid_next: snap.uid_next,
             flags: snap.flags.clone(),
+            tracks_recent,
+            recent,
         };
+        let recent_count = view.recent_count();
         let exists = view.exists();
         if !s.is_device() {
             // A plain IMAP session has no P-IMAP queue semantics: the snapshot is the state.
@@ -1231,7 +1280,7 @@ impl Server {
         }
         self.send_data(conn, Data::Flags(snap.flags.clone()));
         self.send_data(conn, Data::Exists(exists));
-        self.send_data(conn, Data::Recent(0));
+        self.send_data(conn, Data::Recent(recent_count));
         if let Some(n) = first_unseen {
             self.status(
                 conn,

@@ -44,6 +44,13 @@ impl Server {
         let fits = data.as_ref().is_some_and(|d| d.len() == piece.expected());
         match (piece.offset, seq, data) {
             (0, Some(seq), Some(d)) if fits => {
+                if let Some(v) = self.selected_view_of(conn) {
+                    for i in &mut others {
+                        if let FetchItem::Flags(f) = i {
+                            *f = v.shown_flags(uid, std::mem::take(f));
+                        }
+                    }
+                }
                 if job.with_uid {
                     others.insert(0, FetchItem::Uid(uid));
                 }

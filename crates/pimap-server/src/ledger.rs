@@ -42,6 +42,9 @@ pub(crate) enum Delivered {
     /// An event was written, on an attachment that keeps no entries (the client did not
     /// opt in): only the conservative rule needs to know.
     Written,
+    /// A restatement the client can do without (`* n RECENT`, `* FLAGS` naming a new
+    /// keyword): not replayed, and its loss needs no RESYNC.
+    Announcement,
     /// `* RESYNC`: the device rebuilds its state; not replayable.
     Resync,
     /// A SELECT / EXAMINE response replaced the view; not replayable. A client that never saw
@@ -106,6 +109,9 @@ impl Ledger {
     /// Record a delivery that ended at `end`. At most `max` entries are kept; older ones are
     /// forgotten (a position before them then means RESYNC).
     pub fn record(&mut self, end: u64, zip_start: Option<u64>, what: Delivered, max: usize) {
+        if matches!(what, Delivered::Announcement) {
+            return;
+        }
         if !matches!(what, Delivered::Selected) {
             self.unconfirmed = true;
         }
@@ -215,6 +221,7 @@ impl Ledger {
                 Delivered::Resync | Delivered::Selected | Delivered::Written => {
                     return Resolution::Resync
                 }
+                Delivered::Announcement => {}
                 what => replay.push(what.clone()),
             }
         }

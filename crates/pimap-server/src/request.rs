@@ -208,6 +208,12 @@ pub struct MailboxSnapshot {
     pub read_only: bool,
     /// Every message, ascending by UID.
     pub messages: Vec<MessageSnapshot>,
+    /// The store keeps `\Recent` (RFC 3501 2.3.2): the first UID that is recent for this
+    /// selection. A read-write SELECT claims them (the store then starts the next selection
+    /// at UIDNEXT); EXAMINE claims nothing. `None`: the store keeps no `\Recent`, and the
+    /// server shows none. The server gives each message arriving while the mailbox is
+    /// selected to one session, and never a message twice while it runs.
+    pub first_recent: Option<u32>,
 }
 
 /// The caller's answer to a [`Request`].

@@ -62,6 +62,9 @@ pub struct Server {
     pub(crate) sessions: HashMap<u64, Session>,
     pub(crate) registry: HashMap<(Bytes, Bytes), u64>,
     pub(crate) by_user: HashMap<Bytes, Vec<u64>>,
+    /// Per (user, folder key): the highest UID a session has been given as `\Recent`
+    /// (kept while the user has sessions), so no message is recent in two sessions.
+    pub(crate) recent_claimed: HashMap<(Bytes, Bytes), u32>,
     pub(crate) requests: HashMap<RequestId, (ConnId, super::commands::Pending)>,
     pub(crate) out: VecDeque<Output>,
     pub(crate) dirty: Vec<ConnId>,
@@ -129,6 +132,7 @@ impl Server {
             sessions: HashMap::new(),
             registry: HashMap::new(),
             by_user: HashMap::new(),
+            recent_claimed: HashMap::new(),
             requests: HashMap::new(),
             out: VecDeque::new(),
             dirty: Vec::new(),
@@ -444,6 +448,26 @@ impl Server {
             return;
         };
         let key = folder_key(mailbox);
+        if let MailboxChange::New { uid, .. } = &change {
+            // A message arriving while the mailbox is selected is `\Recent` in one session:
+            // the first that has it selected read-write (RFC 3501 2.3.2).
+            let ck = (Bytes::copy_from_slice(user), key.clone());
+            if *uid > self.recent_claimed.get(&ck).copied().unwrap_or(0) {
+                let claimer = keys.iter().copied().find(|sk| {
+                    self.sessions
+                        .get(sk)
+                        .and_then(|s| s.selected.as_ref())
+                        .is_some_and(|v| v.key == key && !v.read_only && v.tracks_recent)
+                });
+                if let Some(v) = claimer
+                    .and_then(|sk| self.sessions.get_mut(&sk))
+                    .and_then(|s| s.selected.as_mut())
+                {
+                    v.claim_recent(*uid);
+                    self.recent_claimed.insert(ck, *uid);
+                }
+            }
+        }
         let max = self.config.max_queued_events;
         let max_folder = self.config.max_folder_events;
         let mut wake: Vec<u64> = Vec::new();
@@ -860,6 +884,7 @@ impl Server {
             v.retain(|k| *k != sk);
             if v.is_empty() {
                 self.by_user.remove(&s.user);
+                self.recent_claimed.retain(|(u, _), _| *u != s.user);
             }
         }
     }

@@ -61,6 +61,10 @@ pub(crate) struct SelectedView {
     /// The flags last announced with `* FLAGS`: a keyword outside them is announced anew
     /// before the event that brings it (RFC 3501 7.2.6).
     pub flags: Vec<Flag>,
+    /// The store keeps `\Recent` ([`MailboxSnapshot::first_recent`](super::MailboxSnapshot)).
+    pub tracks_recent: bool,
+    /// The UIDs that are `\Recent` in this session, ascending.
+    pub recent: Vec<u32>,
 }
 
 impl SelectedView {
@@ -105,8 +109,43 @@ impl SelectedView {
         }
     }
 
+    /// Is `uid` `\Recent` in this session?
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.binary_search(&uid).is_ok()
+    }
+
+    /// `flags` as this session shows them: with `\Recent` for its recent messages.
+    pub fn shown_flags(&self, uid: u32, mut flags: Vec<Flag>) -> Vec<Flag> {
+        if self.is_recent(uid) && !flags.contains(&Flag::Recent) {
+            flags.push(Flag::Recent);
+        }
+        flags
+    }
+
+    /// This session's claim of a message that arrived while it had the mailbox selected.
+    pub fn claim_recent(&mut self, uid: u32) {
+        if let Err(i) = self.recent.binary_search(&uid) {
+            self.recent.insert(i, uid);
+        }
+    }
+
+    /// The number of recent messages in the view (`* n RECENT`).
+    pub fn recent_count(&self) -> u32 {
+        let n = self
+            .recent
+            .iter()
+            .filter(|u| self.uids.binary_search(u).is_ok())
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// Remove the message at index `i` (0-based).
     pub fn remove_at(&mut self, i: usize) {
+        if let Some(uid) = self.uids.get(i).copied() {
+            if let Ok(r) = self.recent.binary_search(&uid) {
+                self.recent.remove(r);
+            }
+        }
         if i < self.uids.len() {
             self.uids.remove(i);
         }
@@ -320,6 +359,7 @@ impl Session {
                 // Events are kept for replay only when the device opted in (XRESUME).
                 let keep = self.ledger.keeps_entries();
                 let mut resync = std::mem::take(&mut q.overflowed);
+                let mut added = false;
                 while let Some(ev) = q.events.front() {
                     if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
                         break;
@@ -330,19 +370,25 @@ impl Session {
                     q.pushed_upto = q.pushed_upto.saturating_sub(1);
                     if let QueuedEvent::New { flags, .. } | QueuedEvent::Flags { flags, .. } = &ev {
                         if let Some(d) = sel.announce_keywords(flags) {
-                            out.push((d, Delivered::Written));
+                            out.push((d, Delivered::Announcement));
                         }
                     }
                     if keep {
                         if let Some((data, effect)) =
                             render(sel, ev.clone(), new_format, &mut resync)
                         {
+                            added |= matches!(effect, Effect::Added(_));
                             let key = sel.key.clone();
                             out.push((data, Delivered::Message { key, ev, effect }));
                         }
-                    } else if let Some((data, _)) = render(sel, ev, new_format, &mut resync) {
+                    } else if let Some((data, effect)) = render(sel, ev, new_format, &mut resync) {
+                        added |= matches!(effect, Effect::Added(_));
                         out.push((data, Delivered::Written));
                     }
+                }
+                // RFC 3501 7.3.2: RECENT goes with a change of the mailbox's size.
+                if added && sel.tracks_recent {
+                    out.push((Data::Recent(sel.recent_count()), Delivered::Announcement));
                 }
                 if resync {
                     self.owes_resync = true;
@@ -377,6 +423,7 @@ impl Session {
                     q.pushed_upto = q.pushed_upto.saturating_add(1).min(q.events.len());
                 }
                 Delivered::Folder(ev) => self.folder_events.push_front(ev),
+                Delivered::Announcement => {}
                 Delivered::Resync | Delivered::Selected | Delivered::Written => {
                     self.owes_resync = true
                 }
@@ -447,11 +494,15 @@ fn render(
 ) -> Option<(Data, Effect)> {
     match ev {
         QueuedEvent::New { uid, flags, props } => match sel.uids.binary_search(&uid) {
-            Ok(i) => Some((flags_fetch(i, uid, flags), Effect::None)),
+            Ok(i) => Some((
+                flags_fetch(i, uid, sel.shown_flags(uid, flags)),
+                Effect::None,
+            )),
             Err(_) if uid < sel.snapshot_uid_next => None,
             Err(i) if i == sel.uids.len() => {
                 sel.insert(uid, props.size);
                 let seq = sel.exists();
+                let flags = sel.shown_flags(uid, flags);
                 let data = match new_format_items(new_format, uid, &flags, &props) {
                     Some(items) => Data::Fetch { seq, items },
                     None => Data::Exists(seq),
@@ -463,11 +514,13 @@ fn render(
                 None
             }
         },
-        QueuedEvent::Flags { uid, flags } => sel
-            .uids
-            .binary_search(&uid)
-            .ok()
-            .map(|i| (flags_fetch(i, uid, flags), Effect::None)),
+        QueuedEvent::Flags { uid, flags } => {
+            let i = sel.uids.binary_search(&uid).ok()?;
+            Some((
+                flags_fetch(i, uid, sel.shown_flags(uid, flags)),
+                Effect::None,
+            ))
+        }
         QueuedEvent::Expunge { uid } => {
             let i = sel.uids.binary_search(&uid).ok()?;
             sel.remove_at(i);

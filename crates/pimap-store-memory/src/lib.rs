@@ -73,7 +73,10 @@
 //!   6.3.9).
 //! * **SELECT**: all messages ascending by UID; `FLAGS` are the five system flags plus the
 //!   keywords in use, `PERMANENTFLAGS` the system flags and `\*`.
-//! * **STATUS**: `MESSAGES`, `RECENT` (always 0: the store keeps no `\Recent`), `UIDNEXT`,
+//! * **`\Recent`**: each mailbox keeps the first UID no read-write SELECT has taken
+//!   ([`MailboxSnapshot::first_recent`](pimap_server::MailboxSnapshot)); the server gives the
+//!   messages arriving while a mailbox is selected to one session.
+//! * **STATUS**: `MESSAGES`, `RECENT` (messages no SELECT has taken yet), `UIDNEXT`,
 //!   `UIDVALIDITY`, `UNSEEN` and `SIZE`; other items are left out.
 //! * **APPEND**: `\Recent` and `\*` are dropped from the flags; the internal date defaults
 //!   to the store's clock ([`MemoryStore::set_clock`]; the epoch until set). An unknown

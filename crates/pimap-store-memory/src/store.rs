@@ -52,6 +52,8 @@ struct MailboxData {
     name: Mailbox,
     uid_validity: u32,
     uid_next: u32,
+    /// The first UID still `\Recent`: no read-write SELECT has claimed it.
+    recent_from: u32,
     /// Ascending by UID.
     messages: Vec<Stored>,
 }
@@ -62,6 +64,7 @@ impl MailboxData {
             name,
             uid_validity,
             uid_next: 1,
+            recent_from: 1,
             messages: Vec::new(),
         }
     }
@@ -599,10 +602,19 @@ impl MemoryStore {
             return Reply::no("no such user");
         };
         match op {
-            StoreOp::Select { mailbox, read_only } => match u.mailboxes.get(&key_of(mailbox)) {
-                Some(mb) => Reply::Selected(select(mb, *read_only)),
-                None => no_mailbox(),
-            },
+            StoreOp::Select { mailbox, read_only } => {
+                match u.mailboxes.get_mut(&key_of(mailbox)) {
+                    Some(mb) => {
+                        let snap = select(mb, *read_only);
+                        if !*read_only {
+                            // This selection has the recent messages; the next has none.
+                            mb.recent_from = mb.uid_next;
+                        }
+                        Reply::Selected(snap)
+                    }
+                    None => no_mailbox(),
+                }
+            }
             StoreOp::Delete { mailbox } => {
                 let key = key_of(mailbox);
                 if key.as_ref() == b"INBOX" {
@@ -880,6 +892,7 @@ fn select(mb: &MailboxData, read_only: bool) -> MailboxSnapshot {
         permanent_flags,
         read_only,
         messages: mb.messages.iter().map(snapshot).collect(),
+        first_recent: Some(mb.recent_from),
     }
 }
 
@@ -888,7 +901,11 @@ fn status(mb: &MailboxData, items: &[StatusAttr]) -> Vec<(StatusAttr, u64)> {
     for item in items {
         let value = match item {
             StatusAttr::Messages => mb.messages.len() as u64,
-            StatusAttr::Recent => 0,
+            StatusAttr::Recent => mb
+                .messages
+                .iter()
+                .filter(|m| m.uid >= mb.recent_from)
+                .count() as u64,
             StatusAttr::UidNext => u64::from(mb.uid_next),
             StatusAttr::UidValidity => u64::from(mb.uid_validity),
             StatusAttr::Unseen => mb

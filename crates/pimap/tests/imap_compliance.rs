@@ -2,7 +2,7 @@
 //! sees it on the wire: `[UNSEEN n]` on SELECT, subscriptions apart from mailboxes (LSUB's
 //! `\Noselect` parent, a deleted mailbox staying subscribed), MOVE (advertised, COPYUID
 //! before the EXPUNGEs), and new keywords announced with `* FLAGS` to every session that
-//! has the mailbox selected.
+//! has the mailbox selected, and `\Recent` held by exactly one session.
 
 #[path = "support/server_harness.rs"]
 mod harness;
@@ -118,7 +118,7 @@ fn a_new_keyword_is_announced_with_flags() {
             "* FLAGS (",
             "$Important)",
             "* 1 FETCH (",
-            "$Important))",
+            "$Important",
             "t OK",
         ],
     );
@@ -128,4 +128,50 @@ fn a_new_keyword_is_announced_with_flags() {
     // Announced once.
     let r = h.send(a, "u STORE 2 +FLAGS ($Important)\r\n");
     assert!(!r.contains("* FLAGS"), "{r}");
+}
+
+#[test]
+fn recent_belongs_to_one_session() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let c = logged_in(&mut h);
+    // EXAMINE shows the recent messages without taking them.
+    let r = h.send(c, "x EXAMINE INBOX\r\n");
+    assert!(r.contains("* 3 RECENT"), "{r}");
+    let a = logged_in(&mut h);
+    let r = h.send(a, "s SELECT INBOX\r\n");
+    assert!(r.contains("* 3 RECENT"), "{r}");
+    let r = h.send(a, "f FETCH 1 FLAGS\r\n");
+    assert!(r.contains("\\Recent"), "{r}");
+    // SELECT took them: another session sees none, and STATUS counts none.
+    let b = logged_in(&mut h);
+    let r = h.send(b, "t STATUS INBOX (RECENT)\r\n");
+    assert!(r.contains("RECENT 0"), "{r}");
+    let r = h.send(b, "s SELECT INBOX\r\n");
+    assert!(r.contains("* 0 RECENT"), "{r}");
+    let r = h.send(b, "f FETCH 1:* FLAGS\r\n");
+    assert!(!r.contains("\\Recent"), "{r}");
+    // A message arriving while both have INBOX selected is recent in one of them.
+    h.d.store
+        .inject(
+            "joe",
+            "INBOX",
+            b"Subject: four\r\n\r\nnew\r\n",
+            Vec::new(),
+            None,
+        )
+        .expect("delivered");
+    h.sync();
+    let ra = h.send(a, "n NOOP\r\n");
+    let rb = h.send(b, "n NOOP\r\n");
+    in_order(&ra, &["* 4 EXISTS", "* 4 RECENT", "n OK"]);
+    in_order(&rb, &["* 4 EXISTS", "* 0 RECENT", "n OK"]);
+    // SEARCH RECENT / NEW / OLD answer from the session's own \Recent.
+    let r = h.send(a, "q SEARCH RECENT\r\n");
+    assert!(r.contains("* SEARCH 1 2 3 4\r\n"), "{r}");
+    let r = h.send(a, "q SEARCH NEW\r\n");
+    assert!(r.contains("* SEARCH 2 3 4\r\n"), "message 1 is seen: {r}");
+    let r = h.send(b, "q SEARCH OLD\r\n");
+    assert!(r.contains("* SEARCH 1 2 3 4\r\n"), "{r}");
+    let r = h.send(b, "q SEARCH RECENT\r\n");
+    assert!(r.contains("* SEARCH\r\n"), "{r}");
 }

@@ -226,6 +226,7 @@ impl Store for ScriptStore {
                             props: m.props.clone(),
                         })
                         .collect(),
+                    first_recent: None,
                 }),
                 None => Reply::no("no such mailbox"),
             },
