@@ -353,6 +353,7 @@ impl Session {
             };
             out.push((data, Delivered::Folder(ev)));
         }
+        let is_plain = self.device.is_none();
         if let Some(sel) = self.selected.as_mut() {
             if let Some(q) = self.queues.get_mut(&sel.key) {
                 let new_format = &self.profile.prefs.inband_new_format;
@@ -386,8 +387,10 @@ impl Session {
                         out.push((data, Delivered::Written));
                     }
                 }
-                // RFC 3501 7.3.2: RECENT goes with a change of the mailbox's size.
-                if added && sel.tracks_recent {
+                // RFC 3501 7.3.2: RECENT goes with a change of the mailbox's size. Not in a
+                // device's pushes: they stay one response per event (the drafts' forms), and
+                // the device has \Recent from SELECT and FETCH FLAGS.
+                if added && sel.tracks_recent && is_plain {
                     out.push((Data::Recent(sel.recent_count()), Delivered::Announcement));
                 }
                 if resync {
