@@ -493,7 +493,7 @@ mod sessions {
         );
         assert!(t.contains("* SESSIONID "), "{t}");
         assert!(t.contains("* 2 EXISTS\r\n"), "{t}");
-        assert!(t.contains("* 1 FETCH (UID 1 FLAGS ()"), "{t}");
+        assert!(t.contains("* 1 FETCH (UID 1 FLAGS (\\Recent))"), "{t}");
         assert!(t.ends_with("a3 OK FETCH completed\r\n"), "{t}");
         assert!(r.outcome.authenticated);
         let set = r.set_cookie.clone().unwrap();

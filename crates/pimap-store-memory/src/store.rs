@@ -1821,7 +1821,8 @@ mod tests {
             items,
             vec![
                 (StatusAttr::Messages, 2),
-                (StatusAttr::Recent, 0),
+                // No SELECT has taken them yet.
+                (StatusAttr::Recent, 2),
                 (StatusAttr::UidNext, 3),
                 (StatusAttr::UidValidity, u64::from(FIRST_UID_VALIDITY)),
                 (StatusAttr::Unseen, 1),
