@@ -164,6 +164,7 @@ pub(crate) async fn store_op(
             let c = b
                 .run(CommandBody::Search {
                     uid: true,
+                    return_opts: None,
                     charset: charset.clone(),
                     criteria: criteria.clone(),
                 })

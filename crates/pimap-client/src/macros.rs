@@ -112,7 +112,15 @@ impl ClientMacro {
             });
             d.feed(&wire);
             let body = match d.next() {
-                Ok(Some(ClientMessage::Command(c))) if d.buffered_len() == 0 => c.body,
+                Ok(Some(ClientMessage::Command(c))) if d.buffered_len() == 0 => {
+                    if let CommandBody::Other { name, .. } = &c.body {
+                        return Err(MacroError::Syntax {
+                            template: ti,
+                            reason: format!("unknown command {}", name.to_str_lossy()),
+                        });
+                    }
+                    c.body
+                }
                 Ok(_) => {
                     return Err(MacroError::Syntax {
                         template: ti,

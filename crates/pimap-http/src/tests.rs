@@ -60,7 +60,7 @@ fn continuation_commands_must_be_last() {
 fn body_errors_are_typed_with_tags() {
     let o = BodyOptions::default();
     assert_eq!(parse_request_body(b"", &o), Err(HttpError::EmptyBody));
-    let e = parse_request_body(b"a1 NOOP\r\na2 FROB x\r\n", &o).unwrap_err();
+    let e = parse_request_body(b"a1 NOOP\r\na2 FROB (x\r\n", &o).unwrap_err();
     assert!(matches!(e, HttpError::Syntax { tag: Some(ref t), .. } if t.as_bytes() == b"a2"));
     let e = parse_request_body(b"a1 NOOP\r\na2 APPEND INBOX {10}\r\nshort", &o).unwrap_err();
     assert!(

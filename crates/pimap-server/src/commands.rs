@@ -8,7 +8,7 @@ use bytes::Bytes;
 use pimap_codec::base64::base64_decode;
 use pimap_types::{
     Code, Command, CommandBody, Data, FetchAttr, FetchItem, LoginName, Mailbox, NamespaceEntry,
-    SearchKey, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
+    SearchKey, SearchReturnOpt, SeqNo, SeqRange, SequenceSet, SessionState, Status, Tag,
 };
 
 use super::fetch_plan::{FetchJob, XZipRequest};
@@ -54,6 +54,8 @@ pub(crate) enum Pending {
     Search {
         tag: Tag,
         uid: bool,
+        /// ESEARCH `RETURN` options (`None`: answer `* SEARCH`).
+        esearch: Option<Vec<SearchReturnOpt>>,
     },
     Copy {
         tag: Tag,
@@ -478,6 +480,10 @@ impl Server {
                 self.close_conn(conn, now);
             }
             B::StartTls => self.starttls(conn, tag, state),
+            B::Other { name, .. } => {
+                let text = format!("Unknown command {}", name.to_str_lossy());
+                self.bad(conn, tag, &text);
+            }
             B::Login { username, password } => {
                 if state != ConnState::NotAuthenticated {
                     return self.bad(conn, tag, "Already authenticated");
@@ -594,6 +600,10 @@ impl Server {
                 self.store_request(conn, op, Pending::Append { tag });
             }
             B::AppendCompose { .. } => self.no(conn, tag, "XCOMPOSE is not supported"),
+            B::AppendMulti { .. } => {
+                self.bad(conn, tag, "MULTIAPPEND and CATENATE are not offered")
+            }
+            B::Notify(_) => self.bad(conn, tag, "NOTIFY is not offered"),
             B::Idle => {
                 self.continuation(conn, "idling");
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -665,19 +675,37 @@ impl Server {
             }
             B::Search {
                 uid,
+                return_opts,
                 charset,
                 criteria,
             } => {
                 let Some((mailbox, _)) = self.selected_mailbox(conn) else {
                     return self.bad(conn, tag, "No mailbox selected");
                 };
+                let offered = [
+                    SearchReturnOpt::Min,
+                    SearchReturnOpt::Max,
+                    SearchReturnOpt::All,
+                    SearchReturnOpt::Count,
+                ];
+                if return_opts
+                    .as_ref()
+                    .is_some_and(|v| v.iter().any(|o| !offered.contains(o)))
+                {
+                    return self.bad(conn, tag, "SEARCH RETURN offers MIN, MAX, ALL and COUNT");
+                }
                 let criteria = self.rewrite_search(conn, criteria);
                 let op = StoreOp::Search {
                     mailbox,
                     charset,
                     criteria,
                 };
-                self.store_request(conn, op, Pending::Search { tag, uid });
+                let pending = Pending::Search {
+                    tag,
+                    uid,
+                    esearch: return_opts,
+                };
+                self.store_request(conn, op, pending);
             }
             B::Fetch {
                 uid, set, items, ..
@@ -685,6 +713,11 @@ impl Server {
                 let Some((mailbox, _)) = self.selected_mailbox(conn) else {
                     return self.bad(conn, tag, "No mailbox selected");
                 };
+                if matches!(&items, pimap_types::FetchItems::List(v) if v.iter().any(|a| {
+                    matches!(a, FetchAttr::Preview { .. } | FetchAttr::SaveDate)
+                })) {
+                    return self.bad(conn, tag, "PREVIEW and SAVEDATE are not offered");
+                }
                 let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
                 if uids.is_empty() {
                     self.deliver(conn, !uid);
@@ -770,6 +803,8 @@ impl Server {
                     },
                 );
             }
+            B::Sort { .. } => self.bad(conn, tag, "SORT is not offered"),
+            B::Thread { .. } => self.bad(conn, tag, "THREAD is not offered"),
             B::Copy { uid, set, mailbox } => self.copy(conn, tag, uid, set, mailbox, false),
             B::Move { uid, set, mailbox } => self.copy(conn, tag, uid, set, mailbox, true),
         }
@@ -1139,15 +1174,24 @@ impl Server {
                     c.work.push_front(Work::FetchMore(job));
                 }
             }
-            (Pending::Search { tag, uid }, Reply::Searched(uids)) => {
-                let ids: Vec<u32> = match self.session_of(conn).and_then(|s| s.selected.as_ref()) {
-                    Some(view) => uids
-                        .iter()
-                        .filter_map(|u| view.seq_of(*u).map(|s| if uid { *u } else { s }))
-                        .collect(),
-                    None => Vec::new(),
-                };
-                self.send_data(conn, Data::Search { ids, modseq: None });
+            (Pending::Search { tag, uid, esearch }, Reply::Searched(uids)) => {
+                let mut ids: Vec<u32> =
+                    match self.session_of(conn).and_then(|s| s.selected.as_ref()) {
+                        Some(view) => uids
+                            .iter()
+                            .filter_map(|u| view.seq_of(*u).map(|s| if uid { *u } else { s }))
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                match esearch {
+                    None => self.send_data(conn, Data::Search { ids, modseq: None }),
+                    Some(opts) => {
+                        ids.sort_unstable();
+                        ids.dedup();
+                        let answer = crate::esearch::answer(&tag, uid, &opts, &ids);
+                        self.send_data(conn, Data::ESearch(answer));
+                    }
+                }
                 self.deliver(conn, !uid);
                 self.ok(conn, tag, None, "SEARCH completed");
             }

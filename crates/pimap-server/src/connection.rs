@@ -383,7 +383,7 @@ mod tests {
     #[test]
     fn pipelined_commands_queue_and_bad_input_keeps_its_place() {
         let mut c = conn();
-        c.decoder.feed(b"a1 NOOP\r\na2 FROB\r\na3 NOOP\r\n");
+        c.decoder.feed(b"a1 NOOP\r\na2 FROB (\r\na3 NOOP\r\n");
         assert_eq!(steps(&mut c, 10).last(), Some(&ReadStep::NeedInput));
         assert_eq!(c.work.len(), 3);
         assert!(matches!(&c.work[1], Work::Bad(Some(t), _) if t.as_bytes() == b"a2"));

@@ -87,6 +87,7 @@ mod change;
 mod commands;
 mod config;
 mod connection;
+mod esearch;
 mod fetch_plan;
 mod fetch_stream;
 pub mod filter;

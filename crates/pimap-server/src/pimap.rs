@@ -102,10 +102,12 @@ fn substitute(template: &[u8], args: &[IString]) -> Option<Vec<u8>> {
 }
 
 /// May a macro template be this command? Not XMACRO, IDLE, AUTHENTICATE, LOGOUT, XRESUME,
-/// nor an XZIP wrapping one of them (a macro that runs itself through XZIP would recurse).
+/// a command this crate does not model, nor an XZIP wrapping one of them (a macro that runs
+/// itself through XZIP would recurse).
 fn allowed_in_macro(body: &CommandBody) -> bool {
     match body {
         CommandBody::XMacro(_)
+        | CommandBody::Other { .. }
         | CommandBody::Idle
         | CommandBody::Authenticate { .. }
         | CommandBody::Logout

@@ -983,6 +983,8 @@ fn fetch_items(m: &Stored, items: &[FetchAttr]) -> Vec<FetchItem> {
     for a in items {
         let item = match a {
             FetchAttr::Flags => FetchItem::Flags(m.flags.clone()),
+            // Not kept by this store (and not advertised by the server).
+            FetchAttr::Preview { .. } | FetchAttr::SaveDate => continue,
             FetchAttr::InternalDate => match m.internal_date {
                 Some(d) => FetchItem::InternalDate(d),
                 None => continue,

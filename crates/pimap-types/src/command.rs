@@ -5,12 +5,15 @@ use bytes::Bytes;
 use super::core::{
     Atom, DateTime, Flag, IString, IdParams, Literal8, Mailbox, Secret, SequenceSet, Tag,
 };
+use super::esearch::SearchReturnOpt;
 use super::fetch::{FetchItems, FetchModifier};
+use super::notify::NotifyCommand;
 use super::pimap::{
     PrefCommandName, PrefName, PrefSetting, XConvertCommand, XDeliverCommand, XFilterCommand,
     XZipCommand,
 };
 use super::search::SearchKey;
+use super::sort::{SortKey, ThreadAlgorithm};
 use super::xmacro::XMacroCommand;
 
 /// A tagged command.
@@ -212,6 +215,15 @@ pub enum CommandBody {
         /// The parts, in order (at least one).
         parts: Vec<ComposePart>,
     },
+    /// MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469): `APPEND mailbox message...` with more
+    /// than one message, or with a message built by `CATENATE (...)`. A single plain
+    /// message decodes as [`CommandBody::Append`].
+    AppendMulti {
+        /// Target mailbox.
+        mailbox: Mailbox,
+        /// The messages, in order (at least one).
+        messages: Vec<AppendMessage>,
+    },
     /// `IDLE` (followed by [`ClientMessage::Done`]).
     Idle,
     /// `ENABLE capabilities`
@@ -220,6 +232,8 @@ pub enum CommandBody {
     Id(IdParams),
     /// `NAMESPACE`
     Namespace,
+    /// `NOTIFY NONE` / `NOTIFY SET ...` (RFC 5465).
+    Notify(NotifyCommand),
     /// `COMPRESS mechanism` (RFC 4978).
     Compress {
         /// Mechanism (`DEFLATE`).
@@ -236,14 +250,42 @@ pub enum CommandBody {
     Expunge,
     /// UIDPLUS `UID EXPUNGE set`
     UidExpunge(SequenceSet),
-    /// `[UID] SEARCH [CHARSET c] criteria`
+    /// `[UID] SEARCH [RETURN (opts)] [CHARSET c] criteria`
     Search {
         /// UID form.
         uid: bool,
+        /// ESEARCH (RFC 4731) `RETURN (...)`: `None` for a plain SEARCH; `Some` (possibly
+        /// empty, which means `ALL`) asks for an `* ESEARCH` answer.
+        return_opts: Option<Vec<SearchReturnOpt>>,
         /// Charset.
         charset: Option<IString>,
         /// Criteria (non-empty).
         criteria: Vec<SearchKey>,
+    },
+    /// `[UID] SORT [RETURN (opts)] (criteria) charset search-keys` (RFC 5256; RETURN from
+    /// ESORT, RFC 5267).
+    Sort {
+        /// UID form.
+        uid: bool,
+        /// ESORT return options (`None`: a plain `* SORT` answer).
+        return_opts: Option<Vec<SearchReturnOpt>>,
+        /// Sort keys (at least one), most significant first.
+        criteria: Vec<SortKey>,
+        /// Charset of the search strings (required by SORT).
+        charset: IString,
+        /// Search criteria (non-empty).
+        search: Vec<SearchKey>,
+    },
+    /// `[UID] THREAD algorithm charset search-keys` (RFC 5256).
+    Thread {
+        /// UID form.
+        uid: bool,
+        /// The algorithm.
+        algorithm: ThreadAlgorithm,
+        /// Charset of the search strings.
+        charset: IString,
+        /// Search criteria (non-empty).
+        search: Vec<SearchKey>,
     },
     /// `[UID] FETCH set items [(modifiers)]`
     Fetch {
@@ -336,6 +378,46 @@ pub enum CommandBody {
     /// [`ResumeCursor`](super::ResumeCursor)): before login, the position the next resumption
     /// continues from; after login, an acknowledgement.
     XResume(Option<super::ResumeCursor>),
+    /// A well-formed command this crate does not model: its name and its arguments exactly
+    /// as sent (literals included), so that a server can answer it precisely and a gateway
+    /// can forward it. It re-encodes byte for byte. `UID` followed by an unknown command
+    /// keeps `UID` as the name.
+    Other {
+        /// The command name as sent.
+        name: Atom,
+        /// Everything after the name and its space, up to (not including) the final CRLF;
+        /// `None` when the name ends the line.
+        args: Option<Bytes>,
+    },
+}
+
+/// One message of a MULTIAPPEND / CATENATE APPEND.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppendMessage {
+    /// Flags.
+    pub flags: Vec<Flag>,
+    /// Internal date.
+    pub date: Option<DateTime>,
+    /// The message itself.
+    pub content: AppendContent,
+}
+
+/// What one appended message is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AppendContent {
+    /// A literal.
+    Literal(Literal8),
+    /// CATENATE (RFC 4469): parts joined in order (at least one).
+    Catenate(Vec<CatenatePart>),
+}
+
+/// One part of a CATENATE.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CatenatePart {
+    /// `TEXT literal`
+    Text(Literal8),
+    /// `URL "imap-url"`: a message or part the server already holds.
+    Url(IString),
 }
 
 /// LIST-EXTENDED RETURN options.
@@ -348,7 +430,8 @@ pub enum ListReturn {
 }
 
 impl CommandBody {
-    /// The command name as sent (for logs and BAD replies).
+    /// The command name (for logs and BAD replies). [`CommandBody::Other`] gives `OTHER`; its
+    /// name as sent is in the variant.
     pub fn name(&self) -> &'static str {
         match self {
             CommandBody::Capability => "CAPABILITY",
@@ -394,6 +477,11 @@ impl CommandBody {
             CommandBody::XPSearch { .. } => "XPSEARCH",
             CommandBody::XMacro(_) => "XMACRO",
             CommandBody::XResume(_) => "XRESUME",
+            CommandBody::Sort { .. } => "SORT",
+            CommandBody::Thread { .. } => "THREAD",
+            CommandBody::AppendMulti { .. } => "APPEND",
+            CommandBody::Notify(_) => "NOTIFY",
+            CommandBody::Other { .. } => "OTHER",
         }
     }
 }

@@ -191,6 +191,13 @@ pub enum FetchAttr {
         /// Part numbers.
         part: Vec<u32>,
     },
+    /// `PREVIEW [(LAZY)]` (RFC 8970): a short plain-text preview of the message.
+    Preview {
+        /// `(LAZY)`: the server may answer NIL rather than compute the preview now.
+        lazy: bool,
+    },
+    /// `SAVEDATE` (RFC 8514): when the message was saved into this mailbox.
+    SaveDate,
     /// A macro inside a list, e.g. `(ALL BODY[])` (P-IMAP -00/-01 examples, E-08; tolerant
     /// reading only). Servers expand it with [`FetchMacro::expand`].
     Macro(FetchMacro),
@@ -278,6 +285,10 @@ pub enum FetchItem {
         /// Size.
         size: u32,
     },
+    /// `PREVIEW nstring` (RFC 8970): NIL when a lazy preview is not yet available.
+    Preview(NString),
+    /// `SAVEDATE date-time / NIL` (RFC 8514).
+    SaveDate(Option<DateTime>),
     /// An item this crate does not model, kept verbatim (name and value) so it re-encodes
     /// byte-for-byte.
     Other {

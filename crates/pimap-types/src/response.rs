@@ -7,11 +7,13 @@ use super::command::StatusAttr;
 use super::core::{
     Atom, Capability, Flag, IString, IdParams, Literal8, Mailbox, Secret, SequenceSet, Tag,
 };
+use super::esearch::ESearch;
 use super::fetch::FetchItem;
 use super::pimap::{
     PrefCommandName, PrefName, PrefValue, ProvisionItem, SessionState, XConvertData,
     XFilterResponse, XZipFraming,
 };
+use super::sort::Thread;
 use super::xmacro::XMacroListing;
 
 /// Any server message.
@@ -132,6 +134,48 @@ pub enum Code {
     /// Our XRESUME extension: `XRESUME epoch`, the attachment a resumable position refers
     /// to (see [`ResumeCursor`](super::ResumeCursor)).
     XResume(u64),
+    // ---- RFC 5530 ----
+    /// `UNAVAILABLE`: a subsystem is down; try later.
+    Unavailable,
+    /// `AUTHENTICATIONFAILED`
+    AuthenticationFailed,
+    /// `AUTHORIZATIONFAILED`
+    AuthorizationFailed,
+    /// `EXPIRED`: the credentials have expired.
+    Expired,
+    /// `PRIVACYREQUIRED`: the operation needs TLS.
+    PrivacyRequired,
+    /// `CONTACTADMIN`
+    ContactAdmin,
+    /// `NOPERM`: no access rights.
+    NoPerm,
+    /// `INUSE`: the mailbox or resource is in use.
+    InUse,
+    /// `EXPUNGEISSUED`: some messages were expunged by another session.
+    ExpungeIssued,
+    /// `CORRUPTION`
+    Corruption,
+    /// `SERVERBUG`
+    ServerBug,
+    /// `CLIENTBUG`: the command was valid but pointless (for example, no such message).
+    ClientBug,
+    /// `CANNOT`: the operation violates an invariant of the server.
+    Cannot,
+    /// `LIMIT`: a limit of the server was reached.
+    Limit,
+    /// `OVERQUOTA`
+    OverQuota,
+    /// `ALREADYEXISTS`
+    AlreadyExists,
+    /// `NONEXISTENT`
+    Nonexistent,
+    // ---- other extensions ----
+    /// SEARCHRES (RFC 5182) `NOTSAVED`: the search result was not saved.
+    NotSaved,
+    /// NOTIFY (RFC 5465) `NOTIFICATIONOVERFLOW`: notifications were dropped; NOTIFY is off.
+    NotificationOverflow,
+    /// NOTIFY (RFC 5465) `BADEVENT (events)`: the events the server supports.
+    BadEvent(Vec<Atom>),
     /// Any other code, kept verbatim: name and the raw text after it up to `]`.
     Other {
         /// Code name.
@@ -199,6 +243,17 @@ pub enum Data {
         /// Shared namespaces.
         shared: Vec<NamespaceEntry>,
     },
+    /// ESEARCH (RFC 4731) `* ESEARCH [(TAG "t")] [UID] items`.
+    ESearch(ESearch),
+    /// SORT (RFC 5256) `* SORT n...`, with CONDSTORE `(MODSEQ n)`.
+    Sort {
+        /// Message numbers, in sorted order.
+        ids: Vec<u32>,
+        /// Highest mod-sequence of the result.
+        modseq: Option<u64>,
+    },
+    /// THREAD (RFC 5256) `* THREAD (thread)...`.
+    Thread(Vec<Thread>),
     // ---- P-IMAP ----
     /// `* SESSION AUTHENTICATED|SELECTED`
     Session(SessionState),
@@ -281,4 +336,58 @@ pub struct NamespaceEntry {
     pub delimiter: Option<u8>,
     /// Namespace response extensions, kept raw.
     pub extensions: Option<Bytes>,
+}
+
+/// Response codes that are a bare name, with their names.
+const SIMPLE_CODES: [(Code, &str); 31] = [
+    (Code::Alert, "ALERT"),
+    (Code::Parse, "PARSE"),
+    (Code::ReadOnly, "READ-ONLY"),
+    (Code::ReadWrite, "READ-WRITE"),
+    (Code::TryCreate, "TRYCREATE"),
+    (Code::UidNotSticky, "UIDNOTSTICKY"),
+    (Code::NoModSeq, "NOMODSEQ"),
+    (Code::Closed, "CLOSED"),
+    (Code::CompressionActive, "COMPRESSIONACTIVE"),
+    (Code::MonoIncUid, "MONOINCUID"),
+    (Code::InformationLoss, "INFORMATIONLOSS"),
+    (Code::ServerOverride, "SERVEROVERRIDE"),
+    (Code::Unavailable, "UNAVAILABLE"),
+    (Code::AuthenticationFailed, "AUTHENTICATIONFAILED"),
+    (Code::AuthorizationFailed, "AUTHORIZATIONFAILED"),
+    (Code::Expired, "EXPIRED"),
+    (Code::PrivacyRequired, "PRIVACYREQUIRED"),
+    (Code::ContactAdmin, "CONTACTADMIN"),
+    (Code::NoPerm, "NOPERM"),
+    (Code::InUse, "INUSE"),
+    (Code::ExpungeIssued, "EXPUNGEISSUED"),
+    (Code::Corruption, "CORRUPTION"),
+    (Code::ServerBug, "SERVERBUG"),
+    (Code::ClientBug, "CLIENTBUG"),
+    (Code::Cannot, "CANNOT"),
+    (Code::Limit, "LIMIT"),
+    (Code::OverQuota, "OVERQUOTA"),
+    (Code::AlreadyExists, "ALREADYEXISTS"),
+    (Code::Nonexistent, "NONEXISTENT"),
+    (Code::NotSaved, "NOTSAVED"),
+    (Code::NotificationOverflow, "NOTIFICATIONOVERFLOW"),
+];
+
+impl Code {
+    /// The name of a code that has no arguments (`ALERT`, `NOPERM`, ...); `None` for codes
+    /// with arguments and for [`Code::Other`].
+    pub fn simple_name(&self) -> Option<&'static str> {
+        SIMPLE_CODES
+            .iter()
+            .find(|(c, _)| c == self)
+            .map(|(_, name)| *name)
+    }
+
+    /// The argument-less code an upper-case name stands for.
+    pub fn from_simple_name(name: &[u8]) -> Option<Code> {
+        SIMPLE_CODES
+            .iter()
+            .find(|(_, n)| n.as_bytes() == name)
+            .map(|(c, _)| c.clone())
+    }
 }

@@ -175,3 +175,70 @@ fn recent_belongs_to_one_session() {
     let r = h.send(b, "q SEARCH RECENT\r\n");
     assert!(r.contains("* SEARCH\r\n"), "{r}");
 }
+
+#[test]
+fn esearch_is_advertised_and_answers_with_the_tag() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let c = logged_in(&mut h);
+    let r = h.send(c, "b CAPABILITY\r\n");
+    assert!(r.contains(" ESEARCH"), "{r}");
+    h.send(c, "c SELECT INBOX\r\n");
+    let r = h.send(c, "d UID SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN\r\n");
+    in_order(
+        &r,
+        &[
+            "* ESEARCH (TAG \"d\") UID MIN 2 MAX 3 ALL 2:3 COUNT 2\r\n",
+            "d OK",
+        ],
+    );
+    // RFC 4731 3.1: `RETURN ()` is ALL; no match gives no ALL (and no MIN/MAX).
+    let r = h.send(c, "e SEARCH RETURN () SEEN\r\n");
+    in_order(&r, &["* ESEARCH (TAG \"e\") ALL 1\r\n", "e OK"]);
+    let r = h.send(c, "f SEARCH RETURN (MIN COUNT) DELETED\r\n");
+    in_order(&r, &["* ESEARCH (TAG \"f\") COUNT 0\r\n", "f OK"]);
+    assert!(!r.contains("* SEARCH"), "{r}");
+    // SAVE needs SEARCHRES, which is not offered.
+    let r = h.send(c, "g SEARCH RETURN (SAVE) ALL\r\n");
+    assert!(r.contains("g BAD"), "{r}");
+    // A plain SEARCH is still answered with * SEARCH.
+    let r = h.send(c, "h SEARCH UNSEEN\r\n");
+    in_order(&r, &["* SEARCH 2 3\r\n", "h OK"]);
+}
+
+#[test]
+fn an_unknown_command_gets_bad_with_its_tag_and_the_session_goes_on() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let c = h.connect();
+    // Before login too: a precise BAD, not a syntax error.
+    let r = h.send(c, "x1 GETQUOTAROOT INBOX\r\n");
+    assert!(r.contains("x1 BAD Unknown command GETQUOTAROOT"), "{r}");
+    let r = h.send(c, "x2 LOGIN joe pw\r\n");
+    assert!(r.contains("x2 OK"), "{r}");
+    // Arguments with a literal are framed and skipped whole (the literal is not run as a
+    // command).
+    let r = h.send(
+        c,
+        "x3 SETMETADATA INBOX (/private/comment {11+}\r\nx4 LOGOUT\r\n)\r\n",
+    );
+    assert!(r.contains("x3 BAD Unknown command SETMETADATA"), "{r}");
+    assert!(!r.contains("BYE"), "{r}");
+    // Extensions the codec reads but this server does not offer are refused by name.
+    h.send(c, "x5 SELECT INBOX\r\n");
+    for (cmd, what) in [
+        ("x6 SORT (DATE) UTF-8 ALL\r\n", "x6 BAD SORT is not offered"),
+        (
+            "x7 THREAD REFERENCES UTF-8 ALL\r\n",
+            "x7 BAD THREAD is not offered",
+        ),
+        ("x8 NOTIFY NONE\r\n", "x8 BAD NOTIFY is not offered"),
+        (
+            "x9 FETCH 1 (PREVIEW)\r\n",
+            "x9 BAD PREVIEW and SAVEDATE are not offered",
+        ),
+    ] {
+        let r = h.send(c, cmd);
+        assert!(r.contains(what), "{cmd}: {r}");
+    }
+    let r = h.send(c, "y NOOP\r\n");
+    assert!(r.contains("y OK"), "{r}");
+}

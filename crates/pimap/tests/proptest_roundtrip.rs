@@ -352,6 +352,8 @@ fn fetch_attr() -> BoxedStrategy<FetchAttr> {
         }),
         part().prop_map(|part| FetchAttr::XZipSize { part }),
         fetch_macro().prop_map(FetchAttr::Macro),
+        any::<bool>().prop_map(|lazy| FetchAttr::Preview { lazy }),
+        Just(FetchAttr::SaveDate),
     ]
     .boxed()
 }
@@ -924,13 +926,18 @@ fn simple_body() -> BoxedStrategy<CommandBody> {
         id_params().prop_map(C::Id),
         mechanism().prop_map(|mechanism| C::Compress { mechanism }),
         seq_set().prop_map(C::UidExpunge),
-        (any::<bool>(), prop::option::of(istring()), criteria()).prop_map(
-            |(uid, charset, criteria)| C::Search {
+        (
+            any::<bool>(),
+            return_opts(),
+            prop::option::of(istring()),
+            criteria()
+        )
+            .prop_map(|(uid, return_opts, charset, criteria)| C::Search {
                 uid,
+                return_opts,
                 charset,
                 criteria
-            }
-        ),
+            }),
         (
             any::<bool>(),
             seq_set(),
@@ -1012,9 +1019,170 @@ fn simple_body() -> BoxedStrategy<CommandBody> {
     .boxed()
 }
 
+fn return_opts() -> BoxedStrategy<Option<Vec<SearchReturnOpt>>> {
+    let opt = prop_oneof![
+        prop::sample::select(vec![
+            SearchReturnOpt::Min,
+            SearchReturnOpt::Max,
+            SearchReturnOpt::All,
+            SearchReturnOpt::Count,
+            SearchReturnOpt::Save,
+        ]),
+        (
+            named("X-"),
+            prop::option::of(prop::sample::select(vec!["1:100", "-1:-5", "(1 2)", "7"]))
+        )
+            .prop_map(|(name, value)| SearchReturnOpt::Other {
+                name,
+                value: value.map(|v| Bytes::from_static(v.as_bytes()))
+            }),
+    ];
+    prop::option::of(prop::collection::vec(opt, 0..4)).boxed()
+}
+
+fn thread() -> BoxedStrategy<Thread> {
+    let leaf = prop::collection::vec(nz(), 1..4).prop_map(Thread::chain);
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        (
+            prop::collection::vec(nz(), 0..3),
+            prop::collection::vec(inner, 2..4),
+        )
+            .prop_map(|(messages, children)| Thread { messages, children })
+    })
+    .boxed()
+}
+
+fn notify_command() -> BoxedStrategy<NotifyCommand> {
+    let mailboxes = prop_oneof![
+        prop::sample::select(vec![
+            NotifyMailboxes::Selected,
+            NotifyMailboxes::SelectedDelayed,
+            NotifyMailboxes::Inboxes,
+            NotifyMailboxes::Personal,
+            NotifyMailboxes::Subscribed,
+        ]),
+        prop::collection::vec(mailbox(), 1..3).prop_map(NotifyMailboxes::Subtree),
+        prop::collection::vec(mailbox(), 1..3).prop_map(NotifyMailboxes::Mailboxes),
+    ];
+    let event = prop_oneof![
+        prop::sample::select(vec![
+            NotifyEvent::MessageExpunge,
+            NotifyEvent::FlagChange,
+            NotifyEvent::AnnotationChange,
+            NotifyEvent::MailboxName,
+            NotifyEvent::SubscriptionChange,
+            NotifyEvent::MailboxMetadataChange,
+            NotifyEvent::ServerMetadataChange,
+        ]),
+        prop::collection::vec(fetch_attr(), 0..3).prop_map(NotifyEvent::MessageNew),
+        named("X").prop_map(NotifyEvent::Other),
+    ];
+    let group = (mailboxes, prop::collection::vec(event, 0..3))
+        .prop_map(|(mailboxes, events)| NotifyGroup { mailboxes, events });
+    prop_oneof![
+        Just(NotifyCommand::None),
+        (any::<bool>(), prop::collection::vec(group, 1..3))
+            .prop_map(|(status, groups)| NotifyCommand::Set { status, groups }),
+    ]
+    .boxed()
+}
+
+/// Commands of the extensions (SORT, THREAD, NOTIFY, MULTIAPPEND, CATENATE) and the
+/// fallback.
+fn extension_body() -> BoxedStrategy<CommandBody> {
+    use CommandBody as C;
+    let sort_key = (
+        any::<bool>(),
+        prop_oneof![
+            prop::sample::select(vec![
+                SortCriterion::Arrival,
+                SortCriterion::Cc,
+                SortCriterion::Date,
+                SortCriterion::From,
+                SortCriterion::Size,
+                SortCriterion::Subject,
+                SortCriterion::To,
+                SortCriterion::DisplayFrom,
+                SortCriterion::DisplayTo,
+            ]),
+            named("X").prop_map(SortCriterion::Other),
+        ],
+    )
+        .prop_map(|(reverse, criterion)| SortKey { reverse, criterion });
+    let algorithm = prop_oneof![
+        Just(ThreadAlgorithm::OrderedSubject),
+        Just(ThreadAlgorithm::References),
+        named("X").prop_map(ThreadAlgorithm::Other),
+    ];
+    let content = prop_oneof![
+        literal8().prop_map(AppendContent::Literal),
+        prop::collection::vec(
+            prop_oneof![
+                literal8().prop_map(CatenatePart::Text),
+                istring().prop_map(CatenatePart::Url),
+            ],
+            1..3
+        )
+        .prop_map(AppendContent::Catenate),
+    ];
+    let message = (flags(false), prop::option::of(date_time()), content).prop_map(
+        |(flags, date, content)| AppendMessage {
+            flags,
+            date,
+            content,
+        },
+    );
+    prop_oneof![
+        (
+            any::<bool>(),
+            return_opts(),
+            prop::collection::vec(sort_key, 1..4),
+            istring(),
+            criteria()
+        )
+            .prop_map(|(uid, return_opts, criteria, charset, search)| C::Sort {
+                uid,
+                return_opts,
+                criteria,
+                charset,
+                search
+            }),
+        (any::<bool>(), algorithm, istring(), criteria()).prop_map(
+            |(uid, algorithm, charset, search)| C::Thread {
+                uid,
+                algorithm,
+                charset,
+                search
+            }
+        ),
+        notify_command().prop_map(C::Notify),
+        (mailbox(), prop::collection::vec(message, 1..4))
+            .prop_filter("not a plain single APPEND", |(_, m)| {
+                m.len() > 1 || !matches!(m[0].content, AppendContent::Literal(_))
+            })
+            .prop_map(|(mailbox, messages)| C::AppendMulti { mailbox, messages }),
+        (
+            named("XQ-"),
+            prop::option::of(prop::sample::select(vec![
+                "1:* (a \"b c\") [x y]",
+                "{3}\r\nabc (more)",
+                "~{2}\r\n\0\x01 tail",
+                "1 {5+}\r\nhello {0}\r\n",
+                "BODY[HEADER.FIELDS (A B)]<0.10> %",
+            ]))
+        )
+            .prop_map(|(name, args)| C::Other {
+                name,
+                args: args.map(|a| Bytes::from_static(a.as_bytes()))
+            }),
+    ]
+    .boxed()
+}
+
 fn command() -> BoxedStrategy<Command> {
     let body = prop_oneof![
         12 => simple_body(),
+        3 => extension_body(),
         1 => (tag(), simple_body())
             .prop_map(|(t, b)| CommandBody::XZip(XZipCommand::Wrapped(Box::new(Command::new(t, b))))),
         1 => literal8().prop_map(|l| CommandBody::XZip(XZipCommand::Inline(l))),
@@ -1047,6 +1215,28 @@ fn code() -> BoxedStrategy<Code> {
             Code::InformationLoss,
             Code::ServerOverride,
         ]),
+        prop::sample::select(vec![
+            Code::Unavailable,
+            Code::AuthenticationFailed,
+            Code::AuthorizationFailed,
+            Code::Expired,
+            Code::PrivacyRequired,
+            Code::ContactAdmin,
+            Code::NoPerm,
+            Code::InUse,
+            Code::ExpungeIssued,
+            Code::Corruption,
+            Code::ServerBug,
+            Code::ClientBug,
+            Code::Cannot,
+            Code::Limit,
+            Code::OverQuota,
+            Code::AlreadyExists,
+            Code::Nonexistent,
+            Code::NotSaved,
+            Code::NotificationOverflow,
+        ]),
+        prop::collection::vec(named("X"), 1..3).prop_map(Code::BadEvent),
         prop::collection::vec(istring(), 0..3).prop_map(Code::BadCharset),
         prop::collection::vec(capability(), 1..4).prop_map(Code::Capability),
         flags(true).prop_map(Code::PermanentFlags),
@@ -1104,6 +1294,8 @@ fn status_response() -> BoxedStrategy<StatusResponse> {
 
 fn fetch_item() -> BoxedStrategy<FetchItem> {
     prop_oneof![
+        nstring().prop_map(FetchItem::Preview),
+        prop::option::of(date_time()).prop_map(FetchItem::SaveDate),
         flags(true).prop_map(FetchItem::Flags),
         envelope().prop_map(|e| FetchItem::Envelope(Box::new(e))),
         date_time().prop_map(FetchItem::InternalDate),
@@ -1245,8 +1437,38 @@ fn xfilter_response() -> BoxedStrategy<XFilterResponse> {
     .boxed()
 }
 
+fn esearch() -> BoxedStrategy<ESearch> {
+    let item = prop_oneof![
+        nz().prop_map(ESearchItem::Min),
+        nz().prop_map(ESearchItem::Max),
+        seq_set().prop_map(ESearchItem::All),
+        any::<u32>().prop_map(ESearchItem::Count),
+        any::<u64>().prop_map(ESearchItem::ModSeq),
+        (named("X-"), prop::sample::select(vec!["1:5", "(a b)", "9"])).prop_map(|(name, value)| {
+            ESearchItem::Other {
+                name,
+                value: Bytes::from_static(value.as_bytes()),
+            }
+        }),
+    ];
+    (
+        prop::option::of(istring()),
+        any::<bool>(),
+        prop::collection::vec(item, 0..4),
+    )
+        .prop_map(|(tag, uid, items)| ESearch { tag, uid, items })
+        .boxed()
+}
+
 fn data() -> BoxedStrategy<Data> {
     prop_oneof![
+        esearch().prop_map(Data::ESearch),
+        (
+            prop::collection::vec(nz(), 0..5),
+            prop::option::of(any::<u64>())
+        )
+            .prop_map(|(ids, modseq)| Data::Sort { ids, modseq }),
+        prop::collection::vec(thread(), 0..3).prop_map(Data::Thread),
         prop::collection::vec(capability(), 1..4).prop_map(Data::Capability),
         list_entry().prop_map(Data::List),
         list_entry().prop_map(Data::Lsub),

@@ -45,6 +45,17 @@ impl Parser<'_> {
         })
     }
 
+    /// A body size or line count. Tolerant: a negative number (servers send `-1` for
+    /// "unknown") reads as 0.
+    fn size_number(&mut self) -> PResult<u32> {
+        if self.tolerant() && self.at(b'-') && self.peek_at(1).is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+            self.number64()?;
+            return Ok(0);
+        }
+        self.number()
+    }
+
     /// `"(" 1*address ")" / nil`
     pub(crate) fn address_list(&mut self) -> PResult<Vec<Address>> {
         if self.kw(b"NIL") {
@@ -146,7 +157,7 @@ impl Parser<'_> {
         self.sp()?;
         let encoding = self.string_tol()?;
         self.sp()?;
-        let octets = self.number()?;
+        let octets = self.size_number()?;
         let basic = BasicFields {
             media_type,
             subtype,
@@ -168,7 +179,7 @@ impl Parser<'_> {
             self.sp()?;
             let body = Box::new(self.body(true)?);
             self.sp()?;
-            let lines = self.number()?;
+            let lines = self.size_number()?;
             SpecificFields::Message {
                 envelope,
                 body,
@@ -176,11 +187,13 @@ impl Parser<'_> {
             }
         } else if t.eq_ignore_ascii_case(b"TEXT")
             && self.at(b' ')
-            && self.peek_at(1).is_some_and(|b| b.is_ascii_digit())
+            && self
+                .peek_at(1)
+                .is_some_and(|b| b.is_ascii_digit() || (b == b'-' && self.tolerant()))
         {
             self.sp()?;
             SpecificFields::Text {
-                lines: self.number()?,
+                lines: self.size_number()?,
             }
         } else {
             SpecificFields::Basic

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::{PResult, Parser};
 use pimap_types::{
-    Atom, ClientMessage, Command, CommandBody, ComposePart, DateTime, FetchModifier, Flag, IString,
-    ListReturn, Literal8, Mailbox, Secret, SelectParam, StatusAttr, StoreKind,
+    Atom, ClientMessage, Command, CommandBody, FetchModifier, Flag, IString, ListReturn, Literal8,
+    Mailbox, Secret, SelectParam, StatusAttr, StoreKind,
 };
 
 /// Parse one client frame: a command, `DONE`, or (when `auth_data`) an AUTHENTICATE line.
@@ -145,6 +145,9 @@ impl Parser<'_> {
                 C::Id(self.id_params()?)
             }
             b"NAMESPACE" => C::Namespace,
+            b"NOTIFY" => self.notify()?,
+            b"SORT" => self.sort(false)?,
+            b"THREAD" => self.thread(false)?,
             b"COMPRESS" => {
                 self.sp()?;
                 C::Compress {
@@ -184,6 +187,8 @@ impl Parser<'_> {
                     b"FETCH" => self.fetch(true)?,
                     b"STORE" => self.store(true)?,
                     b"SEARCH" => self.search(true)?,
+                    b"SORT" => self.sort(true)?,
+                    b"THREAD" => self.thread(true)?,
                     b"COPY" | b"MOVE" => {
                         self.sp()?;
                         let set = self.seq_set()?;
@@ -209,6 +214,11 @@ impl Parser<'_> {
                     // `UID XCONVERT` exists only in -02…-07, no strict dialect.
                     b"XCONVERT" if self.tolerant() => C::XConvert(self.xconvert(true, false)?),
                     _ => {
+                        self.pos = e;
+                        let name = pimap_types::Atom::unchecked(self.slice(s, e));
+                        if let Ok(body) = self.other_command(name) {
+                            return Ok(body);
+                        }
                         self.pos = s2;
                         return self.err("UID command");
                     }
@@ -275,6 +285,11 @@ impl Parser<'_> {
             }
             b"XMACRO" => C::XMacro(self.xmacro_command()?),
             _ => {
+                // Not modelled: keep it whole if it is well-formed.
+                let name = pimap_types::Atom::unchecked(self.slice(s, e));
+                if let Ok(body) = self.other_command(name) {
+                    return Ok(body);
+                }
                 self.pos = start;
                 return self.err("known command");
             }
@@ -450,84 +465,6 @@ impl Parser<'_> {
         }
     }
 
-    fn append(&mut self) -> PResult<CommandBody> {
-        let mailbox = self.sp_mailbox()?;
-        self.sp()?;
-        let mut flags = Vec::new();
-        if self.at(b'(') {
-            flags = self.flag_list()?;
-            self.sp()?;
-        }
-        let mut date = None;
-        if self.at(b'"') {
-            date = Some(self.date_time()?);
-            self.sp()?;
-        }
-        if self.tolerant() && self.kw(b"XCOMPOSE") {
-            return self.append_compose(mailbox, flags, date);
-        }
-        let (data, binary) = self.literal_any()?;
-        if !binary && memchr::memchr(0, &data).is_some() {
-            return self.err("literal without NUL");
-        }
-        Ok(CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message: Literal8 { data, binary },
-        })
-    }
-
-    /// The text after `XCOMPOSE` (-09…-11, E-43: the missing SP before `(` is accepted, and
-    /// `URL astring` is a compose-part).
-    fn append_compose(
-        &mut self,
-        mailbox: Mailbox,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-    ) -> PResult<CommandBody> {
-        self.eat(b' ');
-        self.expect(b'(', "(")?;
-        let mut parts = Vec::new();
-        loop {
-            let lit = |p: &mut Self| -> PResult<Literal8> {
-                let (data, binary) = p.literal_any()?;
-                Ok(Literal8 { data, binary })
-            };
-            let part = if self.kw(b"TEXT") {
-                self.sp()?;
-                ComposePart::Text(lit(self)?)
-            } else if self.kw(b"STEXT") {
-                self.sp()?;
-                ComposePart::SText(lit(self)?)
-            } else if self.kw(b"DTEXT") {
-                self.sp()?;
-                let url = self.astring()?;
-                self.sp()?;
-                ComposePart::DText {
-                    url,
-                    delta: lit(self)?,
-                }
-            } else if self.kw(b"URL") {
-                self.sp()?;
-                ComposePart::Url(self.astring()?)
-            } else {
-                return self.err("TEXT, STEXT, DTEXT or URL");
-            };
-            parts.push(part);
-            if self.eat(b')') {
-                break;
-            }
-            self.sp()?;
-        }
-        Ok(CommandBody::AppendCompose {
-            mailbox,
-            flags,
-            date,
-            parts,
-        })
-    }
-
     /// `ID (k v ...)` / `ID NIL` parameters (shared with the response).
     pub(crate) fn id_params(&mut self) -> PResult<pimap_types::IdParams> {
         if self.kw(b"NIL") {
@@ -552,9 +489,11 @@ impl Parser<'_> {
 
     fn search(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
+        let return_opts = self.search_return()?;
         let charset = self.charset()?;
         Ok(CommandBody::Search {
             uid,
+            return_opts,
             charset,
             criteria: self.search_keys()?,
         })

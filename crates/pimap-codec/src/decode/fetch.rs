@@ -49,6 +49,29 @@ impl Parser<'_> {
             b"BODYSTRUCTURE" => FetchAttr::BodyStructure,
             b"UID" => FetchAttr::Uid,
             b"MODSEQ" => FetchAttr::ModSeq,
+            b"SAVEDATE" => FetchAttr::SaveDate,
+            b"PREVIEW" => {
+                let mut lazy = false;
+                // `PREVIEW (LAZY)`; a `(` not followed by LAZY is the command's modifier list
+                // (`FETCH 1 PREVIEW (CHANGEDSINCE 5)`).
+                let modifiers = self
+                    .buf
+                    .get(self.pos..self.pos + 6)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(b" (LAZY"));
+                if modifiers {
+                    self.sp()?;
+                    self.pos += 1;
+                    loop {
+                        self.expect_kw(b"LAZY", "LAZY")?;
+                        lazy = true;
+                        if self.eat(b')') {
+                            break;
+                        }
+                        self.sp()?;
+                    }
+                }
+                FetchAttr::Preview { lazy }
+            }
             b"BODY" | b"BODY.PEEK" if self.at(b'[') => {
                 let section = self.section()?;
                 FetchAttr::BodySection {
@@ -223,16 +246,49 @@ impl Parser<'_> {
 
     /// `"(" msg-att *(SP msg-att) ")"` of a FETCH response.
     pub(crate) fn fetch_response_items(&mut self) -> PResult<Vec<FetchItem>> {
-        self.expect(b'(', "(")?;
         let mut v = Vec::with_capacity(4);
+        self.fetch_items_into(&mut v)?;
+        Ok(v)
+    }
+
+    fn fetch_items_into(&mut self, v: &mut Vec<FetchItem>) -> PResult<()> {
+        self.expect(b'(', "(")?;
         loop {
-            v.push(self.fetch_item()?);
+            if self.at(b'(') && self.tolerant() {
+                self.nested_fetch_items(v)?;
+            } else {
+                v.push(self.fetch_item()?);
+            }
             if self.eat(b')') {
-                return Ok(v);
+                return Ok(());
             }
             self.sp()?;
             if self.tolerant() && self.eat(b')') {
-                return Ok(v);
+                return Ok(());
+            }
+        }
+    }
+
+    /// Items wrapped in an extra list, `* 1 FETCH ((UID 7) FLAGS ())`, are read as items of
+    /// the response when every one of them is a known item. Otherwise the list is kept as an
+    /// unknown item, as before: flattening unknown items would change how they re-read.
+    #[inline(never)]
+    fn nested_fetch_items(&mut self, v: &mut Vec<FetchItem>) -> PResult<()> {
+        let save = self.pos;
+        let mut inner = Vec::new();
+        self.enter()?;
+        let r = self.fetch_items_into(&mut inner);
+        self.leave();
+        match r {
+            Ok(()) if !inner.iter().any(|i| matches!(i, FetchItem::Other { .. })) => {
+                v.extend(inner);
+                Ok(())
+            }
+            Err(e) if e.too_deep => Err(e),
+            _ => {
+                self.pos = save;
+                v.push(self.fetch_item()?);
+                Ok(())
             }
         }
     }
@@ -242,6 +298,9 @@ impl Parser<'_> {
         self.skip_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
         let name_end = self.pos;
         let name = self.bytes_between(start, name_end);
+        if name.is_empty() && !self.tolerant() {
+            return self.err("fetch item");
+        }
         // Fast path for the items of a pushed flag change, kept small and inline.
         if self.at(b' ') {
             if name == b"UID" {
@@ -307,9 +366,28 @@ impl Parser<'_> {
             b"MODSEQ" => {
                 self.sp()?;
                 self.expect(b'(', "(")?;
-                let m = self.number64()?;
+                let m = if self.tolerant() && self.at(b'-') {
+                    // `MODSEQ (-1)`: no mod-sequence known; read as 0 (none).
+                    self.pos += 1;
+                    self.number64()?;
+                    0
+                } else {
+                    self.number64()?
+                };
                 self.expect(b')', ")")?;
                 FetchItem::ModSeq(m)
+            }
+            b"PREVIEW" => {
+                self.sp()?;
+                FetchItem::Preview(self.nstring()?)
+            }
+            b"SAVEDATE" => {
+                self.sp()?;
+                if self.kw(b"NIL") {
+                    FetchItem::SaveDate(None)
+                } else {
+                    FetchItem::SaveDate(Some(self.date_time()?))
+                }
             }
             b"RFC822.SIZE" => {
                 self.sp()?;
@@ -342,6 +420,15 @@ impl Parser<'_> {
             b"BODY" if self.at(b'[') => {
                 let section = self.section()?;
                 let origin = self.origin()?;
+                if self.tolerant() && (self.at(b')') || self.at_eol()) {
+                    // `* 8 FETCH (BODY[TEXT])`: no value after the section (the truncated
+                    // response of Twisted's client tests); read as NIL.
+                    return Ok(Some(FetchItem::BodySection {
+                        section,
+                        origin,
+                        data: None,
+                    }));
+                }
                 self.sp()?;
                 let data = if self.tolerant() && self.at(b'~') {
                     // E-66 mirror: literal8 where a literal belongs.

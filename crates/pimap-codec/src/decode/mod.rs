@@ -4,13 +4,17 @@
 //! are `Bytes` slices of the frame (`Bytes::slice`), so literal payloads are never copied.
 //! Nesting depth is bounded by [`ParseOptions::max_depth`].
 
+mod append;
 mod body;
 mod command;
+mod fallback;
 mod fetch;
+mod notify;
 mod pimap;
 mod primitives;
 mod response;
 mod search;
+mod sort;
 
 use bytes::Bytes;
 
@@ -59,6 +63,8 @@ pub(crate) struct Parser<'a> {
     pub(crate) pos: usize,
     depth: u32,
     pub(crate) opts: ParseOptions,
+    /// Reading what a server sent (some quirks are read only there).
+    pub(crate) from_server: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -69,6 +75,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             depth: 0,
             opts,
+            from_server: false,
         }
     }
 

@@ -267,6 +267,15 @@ impl Parser<'_> {
                 _ => Flag::Extension(Atom::unchecked(self.slice(s, e))),
             };
             Ok(f)
+        } else if self.from_server && self.tolerant() {
+            // imap.gmail.com sends keywords with `]` (`OIB-Seen-[Google Mail]/...`),
+            // which no atom may hold (ruby/net-imap quirky_behaviors.yml).
+            let start = self.pos;
+            self.skip_while(|b| is_atom_char(b) || b == b']');
+            if self.pos == start {
+                return self.err("flag");
+            }
+            Ok(Flag::Keyword(Atom::unchecked(self.slice(start, self.pos))))
         } else {
             Ok(Flag::Keyword(self.atom()?))
         }

@@ -10,6 +10,7 @@ use pimap_types::{
 
 /// Parse one server frame.
 pub(crate) fn parse_response(p: &mut Parser<'_>) -> PResult<Response> {
+    p.from_server = true;
     let r = match p.peek() {
         Some(b'+') => {
             p.pos += 1;
@@ -153,6 +154,16 @@ impl Parser<'_> {
             let data = self.literal_any()?.0;
             return Ok(Response::Data(Data::XZipPart { part, data }));
         }
+        if self.tolerant() && self.at(b'[') {
+            // `* [COPYUID ...]` with no status word (home.pl, read as OK by MailKit).
+            let (code, text) = self.resp_text()?;
+            return Ok(Response::Status(StatusResponse {
+                tag: None,
+                status: Status::Ok,
+                code,
+                text,
+            }));
+        }
         let start = self.pos;
         let (s, e) = self.atom_span()?;
         let name = self.bytes_between(s, e);
@@ -187,6 +198,11 @@ impl Parser<'_> {
             b"LSUB" => self.list_entry().map(Data::Lsub),
             b"STATUS" => self.status_data(),
             b"SEARCH" => self.search_data(),
+            b"ESEARCH" => self.esearch_data().map(Data::ESearch),
+            b"SORT" => self
+                .numbers_and_modseq()
+                .map(|(ids, modseq)| Data::Sort { ids, modseq }),
+            b"THREAD" => self.thread_data().map(Data::Thread),
             b"FLAGS" => self.sp().and_then(|_| self.flag_list()).map(Data::Flags),
             b"ENABLED" => {
                 let mut v = Vec::new();
@@ -403,6 +419,8 @@ impl Parser<'_> {
             let q = self.quoted()?;
             match q.as_ref() {
                 [c] => Some(*c),
+                // An empty delimiter means a flat namespace, like NIL.
+                [] if self.tolerant() => None,
                 _ => return self.err("one-character delimiter"),
             }
         };
@@ -444,22 +462,7 @@ impl Parser<'_> {
     }
 
     fn search_data(&mut self) -> PResult<Data> {
-        let mut ids = Vec::new();
-        let mut modseq = None;
-        while self.at(b' ') {
-            self.sp()?;
-            if self.at_eol() {
-                break;
-            }
-            if self.eat(b'(') {
-                self.expect_kw(b"MODSEQ", "MODSEQ")?;
-                self.sp()?;
-                modseq = Some(self.number64()?);
-                self.expect(b')', ")")?;
-                break;
-            }
-            ids.push(self.nz_number()?);
-        }
+        let (ids, modseq) = self.numbers_and_modseq()?;
         Ok(Data::Search { ids, modseq })
     }
 
@@ -587,19 +590,23 @@ impl Parser<'_> {
     }
 
     fn known_code(&mut self, name: &[u8]) -> PResult<Option<Code>> {
+        if let Some(c) = Code::from_simple_name(name) {
+            return Ok(Some(c));
+        }
         let c = match name {
-            b"ALERT" => Code::Alert,
-            b"PARSE" => Code::Parse,
-            b"READ-ONLY" => Code::ReadOnly,
-            b"READ-WRITE" => Code::ReadWrite,
-            b"TRYCREATE" => Code::TryCreate,
-            b"UIDNOTSTICKY" => Code::UidNotSticky,
-            b"NOMODSEQ" => Code::NoModSeq,
-            b"CLOSED" => Code::Closed,
-            b"COMPRESSIONACTIVE" => Code::CompressionActive,
-            b"MONOINCUID" => Code::MonoIncUid,
-            b"INFORMATIONLOSS" => Code::InformationLoss,
-            b"SERVEROVERRIDE" => Code::ServerOverride,
+            b"BADEVENT" => {
+                self.sp()?;
+                self.expect(b'(', "(")?;
+                let mut v = Vec::new();
+                loop {
+                    v.push(self.atom()?);
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+                Code::BadEvent(v)
+            }
             b"BADCHARSET" => {
                 if self.at(b' ') {
                     self.sp()?;

@@ -233,6 +233,34 @@ impl Encoder {
                 self.id_params(params.as_deref());
             }
             C::Namespace => self.raw(b"NAMESPACE"),
+            C::Notify(n) => self.notify(n),
+            C::Sort {
+                uid,
+                return_opts,
+                criteria,
+                charset,
+                search,
+            } => self.sort_command(*uid, return_opts.as_deref(), criteria, charset, search),
+            C::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => self.thread_command(*uid, algorithm, charset, search),
+            C::AppendMulti { mailbox, messages } => {
+                self.name_mailbox(b"APPEND ", mailbox);
+                for m in messages {
+                    self.sp();
+                    self.append_message(m);
+                }
+            }
+            C::Other { name, args } => {
+                self.atom(name);
+                if let Some(a) = args {
+                    self.sp();
+                    self.raw_args(a);
+                }
+            }
             C::Compress { mechanism } => {
                 self.raw(b"COMPRESS ");
                 self.atom(mechanism);
@@ -247,11 +275,13 @@ impl Encoder {
             }
             C::Search {
                 uid,
+                return_opts,
                 charset,
                 criteria,
             } => {
                 self.uid_prefix(*uid);
                 self.raw(b"SEARCH ");
+                self.search_return(return_opts.as_deref());
                 self.charset(charset.as_ref());
                 self.search_keys(criteria);
             }

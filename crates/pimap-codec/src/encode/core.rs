@@ -377,7 +377,7 @@ impl Encoder {
         self.date(d);
     }
 
-    fn key_num(&mut self, name: &[u8], n: u32) {
+    pub(crate) fn key_num(&mut self, name: &[u8], n: u32) {
         self.raw(name);
         self.num(u64::from(n));
     }
@@ -617,6 +617,14 @@ impl Encoder {
                 self.raw(b"XZIP.SIZE");
                 self.bracket_part(part);
             }
+            FetchAttr::Preview { lazy } => {
+                self.raw(if *lazy {
+                    b"PREVIEW (LAZY)" as &[u8]
+                } else {
+                    b"PREVIEW"
+                });
+            }
+            FetchAttr::SaveDate => self.raw(b"SAVEDATE"),
             FetchAttr::Macro(m) => self.fetch_macro(*m),
         }
     }
@@ -869,7 +877,6 @@ impl Encoder {
     pub(crate) fn code(&mut self, c: &Code) {
         self.byte(b'[');
         match c {
-            Code::Alert => self.raw(b"ALERT"),
             Code::BadCharset(v) => {
                 self.raw(b"BADCHARSET");
                 if !v.is_empty() {
@@ -881,14 +888,10 @@ impl Encoder {
                 self.raw(b"CAPABILITY");
                 self.capabilities(caps);
             }
-            Code::Parse => self.raw(b"PARSE"),
             Code::PermanentFlags(f) => {
                 self.raw(b"PERMANENTFLAGS ");
                 self.flag_list(f);
             }
-            Code::ReadOnly => self.raw(b"READ-ONLY"),
-            Code::ReadWrite => self.raw(b"READ-WRITE"),
-            Code::TryCreate => self.raw(b"TRYCREATE"),
             Code::UidNext(n) => self.key_num(b"UIDNEXT ", *n),
             Code::UidValidity(n) => self.key_num(b"UIDVALIDITY ", *n),
             Code::Unseen(n) => self.key_num(b"UNSEEN ", *n),
@@ -908,21 +911,14 @@ impl Encoder {
                 self.sp();
                 self.seq_set(destination);
             }
-            Code::UidNotSticky => self.raw(b"UIDNOTSTICKY"),
             Code::HighestModSeq(n) => {
                 self.raw(b"HIGHESTMODSEQ ");
                 self.num(*n);
             }
-            Code::NoModSeq => self.raw(b"NOMODSEQ"),
             Code::Modified(set) => {
                 self.raw(b"MODIFIED ");
                 self.seq_set(set);
             }
-            Code::Closed => self.raw(b"CLOSED"),
-            Code::CompressionActive => self.raw(b"COMPRESSIONACTIVE"),
-            Code::MonoIncUid => self.raw(b"MONOINCUID"),
-            Code::InformationLoss => self.raw(b"INFORMATIONLOSS"),
-            Code::ServerOverride => self.raw(b"SERVEROVERRIDE"),
             Code::BadParameters(v) => {
                 self.raw(b"BADPARAMETERS ");
                 self.astring_list(v);
@@ -932,6 +928,11 @@ impl Encoder {
                 self.raw(b"XRESUME ");
                 self.num(*n);
             }
+            Code::BadEvent(events) => {
+                self.raw(b"BADEVENT (");
+                self.atoms(events);
+                self.byte(b')');
+            }
             Code::Other { name, args } => {
                 self.atom(name);
                 if let Some(a) = args {
@@ -939,6 +940,7 @@ impl Encoder {
                     self.raw(a);
                 }
             }
+            simple => self.raw(simple.simple_name().unwrap_or_default().as_bytes()),
         }
         self.byte(b']');
     }

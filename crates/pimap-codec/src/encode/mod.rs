@@ -6,7 +6,10 @@
 
 mod command;
 mod core;
+mod fallback;
+mod notify;
 mod response;
+mod sort;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

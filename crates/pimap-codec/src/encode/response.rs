@@ -179,6 +179,17 @@ impl Encoder {
                 self.raw(b"UID ");
                 self.num(u64::from(*n));
             }
+            FetchItem::Preview(p) => {
+                self.raw(b"PREVIEW ");
+                self.nstring(p.as_ref());
+            }
+            FetchItem::SaveDate(d) => match d {
+                Some(d) => {
+                    self.raw(b"SAVEDATE ");
+                    self.date_time(d);
+                }
+                None => self.raw(b"SAVEDATE NIL"),
+            },
             FetchItem::ModSeq(n) => {
                 self.raw(b"MODSEQ (");
                 self.num(*n);
@@ -332,22 +343,14 @@ impl Encoder {
                 }
                 self.byte(b')');
             }
-            Data::Search { ids, modseq } => {
-                self.raw(b"SEARCH");
-                for id in ids {
-                    self.sp();
-                    self.num(u64::from(*id));
-                }
-                if let Some(m) = modseq {
-                    self.raw(b" (MODSEQ ");
-                    self.num(*m);
-                    self.byte(b')');
-                }
-            }
+            Data::Search { ids, modseq } => self.numbers_and_modseq(b"SEARCH", ids, *modseq),
             Data::Flags(f) => {
                 self.raw(b"FLAGS ");
                 self.flag_list(f);
             }
+            Data::ESearch(e) => self.esearch(e),
+            Data::Sort { ids, modseq } => self.numbers_and_modseq(b"SORT", ids, *modseq),
+            Data::Thread(t) => self.thread_data(t),
             Data::Exists(n) => {
                 self.num(u64::from(*n));
                 self.raw(b" EXISTS");
