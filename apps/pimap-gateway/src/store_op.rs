@@ -403,12 +403,17 @@ pub(crate) async fn store_op(
         }
         StoreOp::Status { mailbox, items } => {
             // STATUS of the mailbox selected here answers from this connection's view
-            // (Dovecot does), which must be current.
+            // (Dovecot does), which must be current: a NOOP first, always. The watcher may
+            // not have seen a delivery yet (Dovecot tells IDLE about 0.5 s later), so its
+            // event count cannot say whether the view is stale; the differential run
+            // (seed 1796319067652174249) caught a STATUS two deliveries behind.
             if b.selected.as_ref().is_some_and(|(m, _)| m == mailbox) {
                 let seen = state.lock().await.watch_events(user);
-                if let Some(no) = catch_up(b, seen).await? {
-                    return Ok((none, no));
+                let c = b.run(CommandBody::Noop).await?;
+                if !c.is_ok() {
+                    return Ok((none, no_of(&c)));
                 }
+                b.synced = b.synced.max(seen);
             }
             let c = b
                 .run(CommandBody::Status {

@@ -185,10 +185,10 @@ impl Cx<'_, '_> {
             K::Keyword(k) => has_flag(facts, |f| is_keyword(f, k.as_bytes())),
             K::Unkeyword(k) => lacks_flag(facts, |f| is_keyword(f, k.as_bytes())),
 
-            K::From(s) => field_contains(props, b"From", s.as_bytes()),
-            K::To(s) => field_contains(props, b"To", s.as_bytes()),
-            K::Cc(s) => field_contains(props, b"Cc", s.as_bytes()),
-            K::Bcc(s) => field_contains(props, b"Bcc", s.as_bytes()),
+            K::From(s) => address_contains(props, b"From", s.as_bytes()),
+            K::To(s) => address_contains(props, b"To", s.as_bytes()),
+            K::Cc(s) => address_contains(props, b"Cc", s.as_bytes()),
+            K::Bcc(s) => address_contains(props, b"Bcc", s.as_bytes()),
             K::Subject(s) => field_contains(props, b"Subject", s.as_bytes()),
             K::Header(name, s) => header_contains(props, name.as_bytes(), s.as_bytes()),
             K::Body(s) => props
@@ -303,6 +303,60 @@ fn field_contains(props: &MessageProps, name: &[u8], s: &[u8]) -> bool {
         return s.is_empty();
     }
     values.any(|v| needle.found_in(v))
+}
+
+/// `FROM`/`TO`/`CC`/`BCC`: as [`field_contains`], on the addresses with their comments
+/// (RFC 5322 `(...)`, nested, outside quoted strings) removed: `alice (not bob) <a@x>` does
+/// not match `bob`.
+fn address_contains(props: &MessageProps, name: &[u8], s: &[u8]) -> bool {
+    let needle = Needle::new(s);
+    let mut values = fields(props, name).peekable();
+    if values.peek().is_none() {
+        return s.is_empty();
+    }
+    values.any(|v| needle.found_in(&without_comments(v)))
+}
+
+/// `v` without its RFC 5322 comments (each replaced by one space).
+fn without_comments(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(b'(', v).is_none() {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    let mut out = Vec::with_capacity(v.len());
+    let mut depth = 0u32;
+    let mut quoted = false;
+    let mut escaped = false;
+    for &b in v {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(b);
+            }
+            continue;
+        }
+        match b {
+            b'\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(b);
+                }
+            }
+            b'"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(b);
+            }
+            b'(' if !quoted => {
+                if depth == 0 {
+                    out.push(b' ');
+                }
+                depth = depth.saturating_add(1);
+            }
+            b')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(b),
+            _ => {}
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `HEADER name s`: some field `name` exists and contains `s`.
@@ -761,6 +815,22 @@ mod tests {
             &f,
             &clock()
         ));
+    }
+
+    #[test]
+    fn address_keys_ignore_comments() {
+        let p = MessageProps::new(10, None)
+            .with_header(&b"From"[..], &b"alice (not bob (really)) <a@x.test>"[..])
+            .with_header(&b"To"[..], &b"\"carol (the boss)\" <c@y.test>"[..]);
+        assert!(!eval(SearchKey::From(s("bob")), &p));
+        assert!(!eval(SearchKey::From(s("really")), &p));
+        assert!(eval(SearchKey::From(s("a@x.test")), &p));
+        assert!(eval(SearchKey::From(s("alice")), &p));
+        // Parentheses inside a quoted display name are not a comment.
+        assert!(eval(SearchKey::To(s("the boss")), &p));
+        // HEADER still matches the field as written.
+        assert!(eval(SearchKey::Header(s("From"), s("not bob")), &p));
+        assert_eq!(&*without_comments(b"a(b\\)c)d"), b"a d");
     }
 
     #[test]

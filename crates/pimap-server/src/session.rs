@@ -168,6 +168,63 @@ pub(crate) struct FolderQueue {
     pub pushed_upto: usize,
 }
 
+/// How far behind a held EXPUNGE [`FolderQueue::take_ready`] looks for flag updates.
+const FLAGS_PAST_EXPUNGE_WINDOW: usize = 256;
+
+impl FolderQueue {
+    /// The events that may be sent now, in order, taken out of the queue.
+    ///
+    /// With `no_expunge` (during FETCH, STORE and SEARCH, RFC 3501 7.4.1) the first EXPUNGE
+    /// and what follows it wait, except flag updates of messages the client still sees: they
+    /// are sent at once, as Dovecot does, so that a STORE's own untagged FETCH is not held
+    /// behind another session's expunge. Such an update is taken only from before the
+    /// first new message (whose EXISTS must come first) and only within
+    /// [`FLAGS_PAST_EXPUNGE_WINDOW`] events, which bounds the work.
+    fn take_ready(&mut self, no_expunge: bool, sel: &SelectedView) -> Vec<QueuedEvent> {
+        let mut ready = Vec::new();
+        while let Some(ev) = self.events.front() {
+            if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
+                break;
+            }
+            let Some(ev) = self.events.pop_front() else {
+                break;
+            };
+            self.pushed_upto = self.pushed_upto.saturating_sub(1);
+            ready.push(ev);
+        }
+        if !no_expunge {
+            return ready;
+        }
+        let mut expunged: Vec<u32> = Vec::new();
+        let mut i = 0;
+        let mut looked = 0;
+        while looked < FLAGS_PAST_EXPUNGE_WINDOW {
+            looked += 1;
+            let take = match self.events.get(i) {
+                None | Some(QueuedEvent::New { .. }) => break,
+                Some(QueuedEvent::Expunge { uid }) => {
+                    expunged.push(*uid);
+                    false
+                }
+                Some(QueuedEvent::Flags { uid, .. }) => {
+                    !expunged.contains(uid) && sel.uids.binary_search(uid).is_ok()
+                }
+            };
+            if !take {
+                i += 1;
+                continue;
+            }
+            if let Some(ev) = self.events.remove(i) {
+                if i < self.pushed_upto {
+                    self.pushed_upto -= 1;
+                }
+                ready.push(ev);
+            }
+        }
+        ready
+    }
+}
+
 /// How an event was classified (spec §1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Class {
@@ -361,14 +418,7 @@ impl Session {
                 let keep = self.ledger.keeps_entries();
                 let mut resync = std::mem::take(&mut q.overflowed);
                 let mut added = false;
-                while let Some(ev) = q.events.front() {
-                    if no_expunge && matches!(ev, QueuedEvent::Expunge { .. }) {
-                        break;
-                    }
-                    let Some(ev) = q.events.pop_front() else {
-                        break;
-                    };
-                    q.pushed_upto = q.pushed_upto.saturating_sub(1);
+                for ev in q.take_ready(no_expunge, sel) {
                     if let QueuedEvent::New { flags, .. } | QueuedEvent::Flags { flags, .. } = &ev {
                         if let Some(d) = sel.announce_keywords(flags) {
                             out.push((d, Delivered::Announcement));

@@ -160,15 +160,10 @@ fn raw_nstring(buf: &[u8], part: &MessagePart<'_>, name: &str) -> NString {
     find_header(part, name).map(|h| istr(&field_value(buf, h)))
 }
 
-/// Number of lines of a body: line ends, plus one for a last line without one.
+/// Number of lines of a body: its line ends. A last line without one is not counted, as
+/// Dovecot counts (`abc` has 0 lines, `a\nb` 1).
 fn count_lines(body: &[u8]) -> u32 {
-    let n = memchr::memchr_iter(b'\n', body).count();
-    let n = if body.last().is_some_and(|&c| c != b'\n') {
-        n.saturating_add(1)
-    } else {
-        n
-    };
-    u32::try_from(n).unwrap_or(u32::MAX)
+    u32::try_from(memchr::memchr_iter(b'\n', body).count()).unwrap_or(u32::MAX)
 }
 
 fn len_u32(n: usize) -> u32 {
@@ -384,7 +379,14 @@ fn address_list(a: &MpAddress<'_>) -> Vec<Address> {
                             mailbox: Some(istr(display_name(name).as_bytes())),
                             host: None,
                         });
-                        out.extend(g.addresses.iter().filter_map(address));
+                        // A group's members are addresses; a comment or a lone word in the
+                        // group is not one.
+                        out.extend(
+                            g.addresses
+                                .iter()
+                                .filter(|a| a.address().is_some())
+                                .filter_map(address),
+                        );
                         out.push(Address {
                             name: None,
                             adl: None,
@@ -407,17 +409,24 @@ fn address(a: &Addr<'_>) -> Option<Address> {
         .name()
         .filter(|n| !n.trim().is_empty())
         .map(|n| istr(display_name(n).as_bytes()));
-    let (mailbox, host) = match a.address() {
-        Some(addr) => match addr.rsplit_once('@') {
-            Some((m, h)) => (m, h),
-            None => (addr, ""),
-        },
-        None if name.is_some() => ("", ""),
+    let (adl, mailbox, host) = match a.address() {
+        Some(addr) => {
+            // RFC 5322 obs-route: `<@route1,@route2:user@domain>` keeps the route as adl.
+            let (adl, addr) = match addr.strip_prefix('@').and_then(|_| addr.split_once(':')) {
+                Some((route, rest)) => (Some(route), rest),
+                None => (None, addr),
+            };
+            match addr.rsplit_once('@') {
+                Some((m, h)) => (adl, m, h),
+                None => (adl, addr, ""),
+            }
+        }
+        None if name.is_some() => (None, "", ""),
         None => return None,
     };
     Some(Address {
         name,
-        adl: None,
+        adl: adl.map(|r| istr(line(r).as_bytes())),
         mailbox: Some(istr(line(mailbox).as_bytes())),
         host: Some(istr(line(host).as_bytes())),
     })
@@ -761,7 +770,17 @@ pub(crate) fn section(parsed: &Parsed<'_>, section: &Section) -> Option<Data> {
             let tbuf: &[u8] = &target.raw_message;
             match &section.text {
                 Some(SectionText::Header) => Some(data(raw, tbuf, r.offset_header, r.offset_body)),
-                Some(SectionText::Text) => Some(data(raw, tbuf, r.offset_body, r.offset_end)),
+                // To the end of the message, epilogue included (a multipart root part ends
+                // at its closing boundary).
+                Some(SectionText::Text) => {
+                    // An encapsulated message that shares the outer buffer ends where its
+                    // part does.
+                    let end = match part {
+                        Some(p) if std::ptr::eq(tbuf.as_ptr(), buf.as_ptr()) => p.offset_end,
+                        _ => len_u32(tbuf.len()),
+                    };
+                    Some(data(raw, tbuf, r.offset_body, end))
+                }
                 Some(SectionText::HeaderFields { not, fields }) => {
                     Some(Data::Owned(header_fields(tbuf, r, fields, *not)))
                 }
@@ -1033,7 +1052,8 @@ Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\nbody\r\n";
         assert_eq!(basic.params, vec![(s(b"CHARSET"), s(b"utf-8"))]);
         assert_eq!(basic.encoding, s(b"7BIT"));
         assert_eq!(basic.octets as usize, b"Hello Bob,\r\nsee attached.".len());
-        assert_eq!(specific, &SpecificFields::Text { lines: 2 });
+        // One line end: the CRLF before the boundary belongs to the boundary (Dovecot: 1).
+        assert_eq!(specific, &SpecificFields::Text { lines: 1 });
         let tail = extension.as_ref().unwrap().tail.as_ref().unwrap();
         assert_eq!(tail.disposition, None);
 
@@ -1189,6 +1209,60 @@ Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\n"[..]
         );
         let text = props_of(NESTED, None).body_text.unwrap();
         assert!(memchr::memmem::find(&text, b"inner text").is_some());
+    }
+
+    #[test]
+    fn text_of_an_encapsulated_multipart_keeps_its_epilogue() {
+        let raw = b"Subject: outer\r\n\
+Content-Type: multipart/mixed; boundary=XX\r\n\
+\r\n\
+--XX\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+Subject: inner\r\n\
+Content-Type: multipart/alternative; boundary=YY\r\n\
+\r\n\
+--YY\r\n\
+\r\n\
+one\r\n\
+--YY--\r\n\
+inner epilogue\r\n\
+--XX--\r\n\
+outer epilogue\r\n";
+        // RFC 3501: TEXT is everything after the header, epilogue included.
+        assert_eq!(
+            get(raw, &[1], Some(SectionText::Text)).unwrap(),
+            &b"--YY\r\n\r\none\r\n--YY--\r\ninner epilogue"[..]
+        );
+        let top = get(raw, &[], Some(SectionText::Text)).unwrap();
+        assert!(
+            top.ends_with(b"--XX--\r\nouter epilogue\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&top)
+        );
+    }
+
+    #[test]
+    fn group_comments_and_source_routes() {
+        let raw = b"From: <@relay.test,@hop.test:joe@x.test>\r\n\
+To: team: (nobody yet) ;\r\n\
+Cc: undisclosed-recipients:;\r\n\r\nbody\r\n";
+        let e = props_of(raw, None).envelope.unwrap();
+        assert_eq!(e.from.len(), 1, "{:?}", e.from);
+        assert_eq!(e.from[0].adl, Some(s(b"@relay.test,@hop.test")));
+        assert_eq!(e.from[0].mailbox, Some(s(b"joe")));
+        assert_eq!(e.from[0].host, Some(s(b"x.test")));
+        // A group holding only a comment: its start and end markers, nothing between.
+        assert_eq!(e.to.len(), 2, "{:?}", e.to);
+        assert_eq!(e.to[0].mailbox, Some(s(b"team")));
+        assert_eq!(e.to[1].mailbox, None);
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_not_counted() {
+        assert_eq!(count_lines(b"abc"), 0);
+        assert_eq!(count_lines(b"a\nb"), 1);
+        assert_eq!(count_lines(b"a\r\nb\r\n"), 2);
     }
 
     #[test]

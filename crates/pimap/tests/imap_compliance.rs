@@ -242,3 +242,30 @@ fn an_unknown_command_gets_bad_with_its_tag_and_the_session_goes_on() {
     let r = h.send(c, "y NOOP\r\n");
     assert!(r.contains("y OK"), "{r}");
 }
+
+#[test]
+fn a_store_gets_its_own_fetch_while_another_sessions_expunge_waits() {
+    let mut h = Harness::new(ServerConfig::default(), store());
+    let a = logged_in(&mut h);
+    let b = logged_in(&mut h);
+    h.send(a, "a1 SELECT INBOX\r\n");
+    h.send(b, "b1 SELECT INBOX\r\n");
+    let r = h.send(b, "b2 STORE 1 +FLAGS (\\Deleted)\r\n");
+    assert!(r.contains("b2 OK"), "{r}");
+    let r = h.send(b, "b3 EXPUNGE\r\n");
+    assert!(r.contains("* 1 EXPUNGE"), "{r}");
+    // A's STORE: RFC 3501 7.4.1 keeps the EXPUNGE of message 1 back, but A's own flag
+    // change is answered at once, numbered as A still sees the mailbox.
+    let r = h.send(a, "a2 STORE 3 +FLAGS (\\Flagged)\r\n");
+    in_order(
+        &r,
+        &["* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent))", "a2 OK"],
+    );
+    assert!(!r.contains("EXPUNGE"), "{r}");
+    let r = h.send(a, "a3 NOOP\r\n");
+    in_order(&r, &["* 1 EXPUNGE", "a3 OK"]);
+    assert!(!r.contains("FETCH"), "delivered once: {r}");
+    // After the EXPUNGE the message is number 2.
+    let r = h.send(a, "a4 FETCH 2 (FLAGS)\r\n");
+    assert!(r.contains("* 2 FETCH (FLAGS (\\Flagged \\Recent))"), "{r}");
+}
