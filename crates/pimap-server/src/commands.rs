@@ -319,6 +319,28 @@ impl Server {
     }
 
     /// The selected view's UIDs addressed by a sequence set (by UID or by position).
+    /// Does a message-sequence set name a number past the last message the client knows?
+    /// RFC 3501 9 (`seq-number`) makes that a BAD, as Dovecot answers. A range ending in
+    /// `*` is read as reaching the last message, and UID sets never are.
+    fn beyond_last(&self, conn: ConnId, set: &SequenceSet, uid: bool) -> bool {
+        let Some(view) = self.selected_view(conn).filter(|_| !uid) else {
+            return false;
+        };
+        let n = view.exists();
+        let over = |s: &SeqNo| matches!(s, SeqNo::Value(v) if v.get() > n);
+        match set {
+            SequenceSet::Ranges(v) => v.iter().any(|r| match r {
+                SeqRange::Single(a) => over(a),
+                SeqRange::Range(a, b) => {
+                    !matches!(a, SeqNo::Largest)
+                        && !matches!(b, SeqNo::Largest)
+                        && (over(a) || over(b))
+                }
+            }),
+            _ => false,
+        }
+    }
+
     fn resolve_set(&self, conn: ConnId, set: &SequenceSet, uid: bool) -> Option<Vec<u32>> {
         let view = self.session_of(conn)?.selected.as_ref()?;
         if uid {
@@ -718,6 +740,9 @@ impl Server {
                 })) {
                     return self.bad(conn, tag, "PREVIEW and SAVEDATE are not offered");
                 }
+                if self.beyond_last(conn, &set, uid) {
+                    return self.bad(conn, tag, "Invalid message sequence number");
+                }
                 let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
                 if uids.is_empty() {
                     self.deliver(conn, !uid);
@@ -775,6 +800,9 @@ impl Server {
                 };
                 if read_only {
                     return self.no(conn, tag, "Mailbox is read-only");
+                }
+                if self.beyond_last(conn, &set, uid) {
+                    return self.bad(conn, tag, "Invalid message sequence number");
                 }
                 let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
                 if uids.is_empty() {
@@ -862,6 +890,9 @@ impl Server {
         };
         if remove && read_only {
             return self.no(conn, tag, "Mailbox is read-only");
+        }
+        if self.beyond_last(conn, &set, uid) {
+            return self.bad(conn, tag, "Invalid message sequence number");
         }
         let uids = self.resolve_set(conn, &set, uid).unwrap_or_default();
         let name = if remove { "MOVE" } else { "COPY" };
@@ -1127,7 +1158,21 @@ impl Server {
                     },
                 );
             }
-            (Pending::Status { tag, mailbox }, Reply::Status(items)) => {
+            (Pending::Status { tag, mailbox }, Reply::Status(mut items)) => {
+                // RFC 3501 2.3.2: \Recent is per session; STATUS of the mailbox this session
+                // has selected counts the messages recent in it (as Dovecot does), not the
+                // ones no session has taken.
+                let mine = self
+                    .selected_view(conn)
+                    .filter(|v| v.tracks_recent && v.mailbox == mailbox)
+                    .map(SelectedView::recent_count);
+                if let Some(n) = mine {
+                    for (k, v) in &mut items {
+                        if *k == pimap_types::StatusAttr::Recent {
+                            *v = u64::from(n);
+                        }
+                    }
+                }
                 self.send_data(conn, Data::Status { mailbox, items });
                 self.deliver(conn, false);
                 self.ok(conn, tag, None, "STATUS completed");
