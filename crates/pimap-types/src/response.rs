@@ -170,6 +170,11 @@ pub enum Code {
     /// `NONEXISTENT`
     Nonexistent,
     // ---- other extensions ----
+    /// CATENATE (RFC 4469) `BADURL url`: the IMAP URL that could not be used (a `]`, CR or
+    /// LF in it is left out when encoding).
+    BadUrl(Bytes),
+    /// CATENATE (RFC 4469) `TOOBIG`: the message would be too large.
+    TooBig,
     /// SEARCHRES (RFC 5182) `NOTSAVED`: the search result was not saved.
     NotSaved,
     /// NOTIFY (RFC 5465) `NOTIFICATIONOVERFLOW`: notifications were dropped; NOTIFY is off.
@@ -339,7 +344,7 @@ pub struct NamespaceEntry {
 }
 
 /// Response codes that are a bare name, with their names.
-const SIMPLE_CODES: [(Code, &str); 31] = [
+const SIMPLE_CODES: [(Code, &str); 32] = [
     (Code::Alert, "ALERT"),
     (Code::Parse, "PARSE"),
     (Code::ReadOnly, "READ-ONLY"),
@@ -370,6 +375,7 @@ const SIMPLE_CODES: [(Code, &str); 31] = [
     (Code::AlreadyExists, "ALREADYEXISTS"),
     (Code::Nonexistent, "NONEXISTENT"),
     (Code::NotSaved, "NOTSAVED"),
+    (Code::TooBig, "TOOBIG"),
     (Code::NotificationOverflow, "NOTIFICATIONOVERFLOW"),
 ];
 

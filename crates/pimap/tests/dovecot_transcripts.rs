@@ -100,3 +100,107 @@ fn transcripts_decode_identically_in_one_byte_pieces() {
         assert_eq!(whole, pieces, "{s}");
     }
 }
+
+/// The extensions session (`dovecot-session-extensions.*`): every response and every command
+/// is modelled (no fallback of any kind) and re-encodes to an equal value.
+#[test]
+fn extension_session_is_modelled_both_ways() {
+    let s = "dovecot-session-extensions";
+    let rs = decode_responses(&read(&format!("{s}.server.raw")), DecoderOptions::strict());
+    for r in &rs {
+        let f = common::fallbacks_in_response(r);
+        assert!(f.is_empty(), "{s}: generic fallback used: {f:?}");
+    }
+    let mut wire = Vec::new();
+    for r in &rs {
+        wire.extend_from_slice(&r.to_bytes(Dialect::Draft08));
+    }
+    assert_eq!(rs, decode_responses(&wire, DecoderOptions::strict()), "{s}");
+    use pimap::types::{Code, CommandBody as C, Data, FetchItem};
+    let has = |f: &dyn Fn(&Response) -> bool| rs.iter().any(f);
+    assert!(has(&|r| matches!(r, Response::Data(Data::ESearch(_)))));
+    assert!(has(&|r| matches!(r, Response::Data(Data::Sort { .. }))));
+    assert!(has(
+        &|r| matches!(r, Response::Data(Data::Thread(t)) if t.iter().any(|t| !t.children.is_empty()))
+    ));
+    assert!(has(
+        &|r| matches!(r, Response::Data(Data::Fetch { items, .. })
+        if items.iter().any(|i| matches!(i, FetchItem::Preview(Some(_))))
+            && items.iter().any(|i| matches!(i, FetchItem::SaveDate(Some(_)))))
+    ));
+    for code in [
+        Code::AlreadyExists,
+        Code::ClientBug,
+        Code::Nonexistent,
+        Code::NotificationOverflow,
+    ] {
+        assert!(
+            has(&|r| matches!(r, Response::Status(st) if st.code.as_ref() == Some(&code))),
+            "{code:?}"
+        );
+    }
+    assert!(has(
+        &|r| matches!(r, Response::Status(st) if matches!(st.code, Some(Code::BadUrl(_))))
+    ));
+
+    let cs = decode_commands(&read(&format!("{s}.client.raw")), DecoderOptions::strict());
+    let bodies: Vec<&C> = cs
+        .iter()
+        .filter_map(|c| match c {
+            ClientMessage::Command(c) => Some(&c.body),
+            _ => None,
+        })
+        .collect();
+    assert!(bodies.len() > 20);
+    for b in &bodies {
+        assert!(!matches!(b, C::Other { .. }), "{s}: fallback for {b:?}");
+    }
+    for (what, found) in [
+        (
+            "MULTIAPPEND",
+            bodies
+                .iter()
+                .any(|b| matches!(b, C::AppendMulti { messages, .. } if messages.len() == 3)),
+        ),
+        (
+            "CATENATE",
+            bodies.iter().any(|b| matches!(b, C::AppendMulti { .. })),
+        ),
+        (
+            "ESEARCH",
+            bodies.iter().any(|b| {
+                matches!(
+                    b,
+                    C::Search {
+                        return_opts: Some(_),
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            "ESORT",
+            bodies.iter().any(|b| {
+                matches!(
+                    b,
+                    C::Sort {
+                        return_opts: Some(_),
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            "THREAD",
+            bodies.iter().any(|b| matches!(b, C::Thread { .. })),
+        ),
+        ("NOTIFY", bodies.iter().any(|b| matches!(b, C::Notify(_)))),
+    ] {
+        assert!(found, "{s}: no {what} command");
+    }
+    let mut wire = Vec::new();
+    for c in &cs {
+        wire.extend_from_slice(&c.to_bytes(Dialect::Draft08));
+    }
+    assert_eq!(cs, decode_commands(&wire, DecoderOptions::strict()), "{s}");
+}

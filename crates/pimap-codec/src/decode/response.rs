@@ -594,6 +594,15 @@ impl Parser<'_> {
             return Ok(Some(c));
         }
         let c = match name {
+            b"BADURL" => {
+                self.sp()?;
+                let s = self.pos;
+                self.skip_while(|b| b != b']' && b != b'\r' && b != b'\n');
+                if self.pos == s {
+                    return self.err("URL");
+                }
+                Code::BadUrl(self.slice(s, self.pos))
+            }
             b"BADEVENT" => {
                 self.sp()?;
                 self.expect(b'(', "(")?;

@@ -928,6 +928,16 @@ impl Encoder {
                 self.raw(b"XRESUME ");
                 self.num(*n);
             }
+            Code::BadUrl(url) => {
+                self.raw(b"BADURL ");
+                // url-resp-text: no `]` and no line end.
+                for &b in url
+                    .iter()
+                    .filter(|&&b| b != b']' && b != b'\r' && b != b'\n')
+                {
+                    self.byte(b);
+                }
+            }
             Code::BadEvent(events) => {
                 self.raw(b"BADEVENT (");
                 self.atoms(events);

@@ -15,6 +15,13 @@ pub fn fallbacks_in_response(r: &Response) -> Vec<String> {
             Data::Other { raw } => {
                 out.push(format!("Data::Other {:?}", String::from_utf8_lossy(raw)))
             }
+            Data::ESearch(e) => {
+                for i in &e.items {
+                    if let ESearchItem::Other { name, .. } = i {
+                        out.push(format!("ESearchItem::Other {name:?}"));
+                    }
+                }
+            }
             Data::Fetch { items, .. } => {
                 for i in items {
                     if let FetchItem::Other { raw } = i {
