@@ -85,6 +85,9 @@ pub(crate) async fn watcher(
                         );
                     }
                     st.sync_snapshot(&state, &user, &inbox, &snap, now);
+                    // What the snapshot reported may be news to the command connection too:
+                    // its next operation catches up first (as after a folder round).
+                    st.watch_saw_events(&user);
                 } else {
                     eprintln!(
                         "{name}: watch connection re-established; reporting UIDVALIDITY {} \
