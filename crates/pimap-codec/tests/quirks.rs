@@ -193,3 +193,19 @@ fn meaningless_untagged_responses_are_kept() {
         Response::Data(Data::Other { raw }) if &raw[..] == b"86 NOOP froopy snood"
     ));
 }
+
+/// Inside a response code a `]` ends the code, so the Gmail keyword tolerance does not apply
+/// there (found by the roundtrip fuzz target: the keyword swallowed the code's end, and the
+/// re-encoded response read back differently).
+#[test]
+fn a_bracket_in_a_response_code_ends_it() {
+    use pimap_codec::{Dialect, Encode};
+    let wire = "* OK [PERMANENTFLAGS (\\Seen $Imp[ALERT] \\*)] Flags permitted.\r\n";
+    let first = tolerant(wire);
+    let again = tolerant(&String::from_utf8_lossy(&first.to_bytes(Dialect::Draft08)));
+    assert_eq!(first, again);
+    assert!(
+        !matches!(&first, Response::Status(s) if matches!(&s.code, Some(Code::PermanentFlags(f)) if f.iter().any(|f| matches!(f, Flag::Keyword(k) if k.as_bytes().ends_with(b"]"))))),
+        "{first:?}"
+    );
+}

@@ -65,6 +65,8 @@ pub(crate) struct Parser<'a> {
     pub(crate) opts: ParseOptions,
     /// Reading what a server sent (some quirks are read only there).
     pub(crate) from_server: bool,
+    /// Inside a response code (`[...]`), where a `]` ends the code.
+    pub(crate) in_code: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -76,6 +78,7 @@ impl<'a> Parser<'a> {
             depth: 0,
             opts,
             from_server: false,
+            in_code: false,
         }
     }
 

@@ -267,7 +267,7 @@ impl Parser<'_> {
                 _ => Flag::Extension(Atom::unchecked(self.slice(s, e))),
             };
             Ok(f)
-        } else if self.from_server && self.tolerant() {
+        } else if self.from_server && self.tolerant() && !self.in_code {
             // imap.gmail.com sends keywords with `]` (`OIB-Seen-[Google Mail]/...`),
             // which no atom may hold (ruby/net-imap quirky_behaviors.yml).
             let start = self.pos;

@@ -557,6 +557,13 @@ impl Parser<'_> {
 
     /// `[code]` including brackets.
     pub(crate) fn resp_code(&mut self) -> PResult<Code> {
+        self.in_code = true;
+        let r = self.resp_code_inner();
+        self.in_code = false;
+        r
+    }
+
+    fn resp_code_inner(&mut self) -> PResult<Code> {
         self.expect(b'[', "[")?;
         let name_start = self.pos;
         let (s, e) = self.atom_span()?;
